@@ -1,0 +1,130 @@
+package doubletick
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Hints are what the URL says about a delivery besides its body.
+type Hints struct {
+	// Channel is the route's ?channel= parameter; used when the payload
+	// names no channel.
+	Channel string
+}
+
+// Normalized is a delivery turned into the parts of an envelope.
+type Normalized struct {
+	Spec    *EventSpec
+	Channel Channel
+	// Account is the business account (WABA number or Instagram handle), "" if unknown.
+	Account string
+	// Subject is the DoubleTick customer id, "" if the payload has none.
+	Subject string
+	// Time is the event's own time; zero when the payload carries none.
+	Time time.Time
+	// DedupKey is the event's idempotency key (the Nats-Msg-Id).
+	DedupKey string
+	// Data is the envelope's data object: channel, the normalized fields,
+	// and raw — the delivery bytes exactly as received.
+	Data []byte
+}
+
+// Convert classifies (when eventName is "") or looks up (otherwise) a
+// delivery and normalizes it. Errors: [ErrUnknownEvent] for an event name not
+// in the table, [*MalformedError] for a body that is not a JSON object,
+// [ErrUnclassified] when the inferred route cannot decide.
+func (t *Table) Convert(eventName string, body []byte, h Hints) (Normalized, error) {
+	var spec *EventSpec
+	if eventName != "" {
+		s, err := t.Lookup(eventName)
+		if err != nil {
+			return Normalized{}, err
+		}
+		spec = s
+	}
+	p, err := Parse(body)
+	if err != nil {
+		return Normalized{}, err
+	}
+	if spec == nil {
+		if spec, err = t.Classify(p); err != nil {
+			return Normalized{}, err
+		}
+	}
+	return spec.normalize(p, body, h)
+}
+
+func (s *EventSpec) normalize(p Payload, body []byte, h Hints) (Normalized, error) {
+	n := Normalized{Spec: s, Channel: channelOf(p, h.Channel), DedupKey: s.dedupKey(p)}
+	if s.Account != nil {
+		n.Account = s.Account(p)
+	}
+	if s.Subject != nil {
+		n.Subject = s.Subject(p)
+	}
+	if s.TimeField != "" {
+		n.Time, _ = p.Time(s.TimeField)
+	}
+	data, err := buildData(n.Channel, s.Normalize(p, n.Channel), body)
+	if err != nil {
+		return Normalized{}, fmt.Errorf("normalize %s: %w", s.Name, err)
+	}
+	n.Data = data
+	return n, nil
+}
+
+// buildData writes {"channel":…, <fields of normalized>, "raw":<body>}; body
+// is copied verbatim, so data.raw is byte-for-byte the delivery.
+func buildData(ch Channel, normalized any, body []byte) ([]byte, error) {
+	var fields bytes.Buffer
+	enc := json.NewEncoder(&fields)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(normalized); err != nil {
+		return nil, err
+	}
+	f := bytes.TrimSpace(fields.Bytes())
+	if len(f) < 2 || f[0] != '{' {
+		return nil, fmt.Errorf("normalized fields are not an object")
+	}
+	inner := f[1 : len(f)-1]
+	out := make([]byte, 0, len(body)+len(inner)+48)
+	out = append(out, `{"channel":"`...)
+	out = append(out, ch...)
+	out = append(out, '"')
+	if len(inner) > 0 {
+		out = append(out, ',')
+		out = append(out, inner...)
+	}
+	out = append(out, `,"raw":`...)
+	out = append(out, body...)
+	return append(out, '}'), nil
+}
+
+// dedupKey is "{type}:n:{hash}" over the natural key where DoubleTick gives
+// one, else "{type}:b:{hash}" over the canonical body. The type is always
+// hashed in, so different types never share a key, and the hash keeps the
+// key header-safe and bounded (128 bits, hex).
+func (s *EventSpec) dedupKey(p Payload) string {
+	h := sha256.New()
+	h.Write([]byte(s.Type))
+	h.Write([]byte{0})
+	kind := "b"
+	if s.NaturalKey != nil {
+		if parts := s.NaturalKey(p); parts != nil {
+			kind = "n"
+			for _, part := range parts {
+				h.Write([]byte(part))
+				h.Write([]byte{0})
+			}
+		}
+	}
+	if kind == "b" {
+		h.Write(p.canonical())
+	}
+	sum := h.Sum(nil)
+	return s.Type + ":" + kind + ":" + hex.EncodeToString(sum[:16])
+}

@@ -1,0 +1,97 @@
+package doubletick
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Payload is a parsed delivery: the top-level JSON object, with numbers kept
+// as written ([json.Number]).
+type Payload map[string]any
+
+// Parse decodes a delivery body. It fails with a [*MalformedError] when the
+// body is not a single JSON object.
+func Parse(body []byte) (Payload, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var p Payload
+	if err := dec.Decode(&p); err != nil || p == nil {
+		return nil, &MalformedError{Reason: "body is not a JSON object"}
+	}
+	if _, err := dec.Token(); err == nil {
+		return nil, &MalformedError{Reason: "body has data after the JSON object"}
+	}
+	return p, nil
+}
+
+// Has reports whether key is present (even when null).
+func (p Payload) Has(key string) bool { _, ok := p[key]; return ok }
+
+// String returns the string at key; ok is false when it is absent, null or
+// not a string.
+func (p Payload) String(key string) (string, bool) {
+	s, ok := p[key].(string)
+	return s, ok
+}
+
+// True reports whether key holds the JSON boolean true.
+func (p Payload) True(key string) bool {
+	b, ok := p[key].(bool)
+	return ok && b
+}
+
+// Nullable returns the value at key as a *string for normalized fields that
+// keep DoubleTick's null: nil when absent or null, the string otherwise
+// (numbers are kept in their written form).
+func (p Payload) Nullable(key string) *string {
+	switch v := p[key].(type) {
+	case string:
+		return &v
+	case json.Number:
+		s := v.String()
+		return &s
+	}
+	return nil
+}
+
+// First returns the first of keys that holds a non-empty string.
+func (p Payload) First(keys ...string) *string {
+	for _, k := range keys {
+		if s, ok := p.String(k); ok && s != "" {
+			return &s
+		}
+	}
+	return nil
+}
+
+// Time parses key as an RFC 3339 / ISO-8601 timestamp; ok is false when it is
+// absent, empty or unparseable (DoubleTick sends "" for unset call times).
+func (p Payload) Time(key string) (time.Time, bool) {
+	s, ok := p.String(key)
+	if !ok || s == "" {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t.UTC(), true
+}
+
+// canonical returns the payload as canonical JSON: object keys sorted, no
+// insignificant whitespace, numbers as written. Key order and formatting of
+// the delivery do not change it.
+func (p Payload) canonical() []byte {
+	b, err := json.Marshal(map[string]any(p))
+	if err != nil {
+		// Every value came from json.Decoder, so it always re-encodes.
+		panic(fmt.Sprintf("doubletick: re-encode payload: %v", err))
+	}
+	return b
+}
+
+// upper is strings.ToUpper for the enum-like fields DoubleTick sends.
+func upper(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
