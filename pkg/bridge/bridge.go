@@ -111,6 +111,10 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger, opts ...O
 		Limits: payload.Limits{MaxBody: int64(cfg.Limits.MaxBody), MaxParts: cfg.Limits.MaxParts},
 		Rate:   cfg.Limits.Rate, Burst: cfg.Limits.Burst,
 		Logger: logger.Named("http"),
+		Timeouts: ingress.HTTPTimeouts{
+			ReadHeader: cfg.HTTP.ReadHeaderTimeout, Read: cfg.HTTP.ReadTimeout,
+			Write: cfg.HTTP.WriteTimeout, Idle: cfg.HTTP.IdleTimeout,
+		},
 	}, authn, conv, pub, func(ctx context.Context) error { return pub.Ready(ctx, state) }, b.Metrics)
 
 	b.ln, err = net.Listen("tcp", cfg.HTTP.Addr)
@@ -268,10 +272,7 @@ func (b *Bridge) Embedded() *embedded.Server { return b.emb }
 
 // Serve serves HTTP until Shutdown.
 func (b *Bridge) Serve() error {
-	return b.ingress.Serve(b.ln, ingress.HTTPTimeouts{
-		ReadHeader: b.cfg.HTTP.ReadHeaderTimeout, Read: b.cfg.HTTP.ReadTimeout,
-		Write: b.cfg.HTTP.WriteTimeout, Idle: b.cfg.HTTP.IdleTimeout,
-	})
+	return b.ingress.Serve(b.ln)
 }
 
 // Run serves until ctx ends, then shuts down gracefully within

@@ -68,12 +68,15 @@ type Options struct {
 	Logger *zap.Logger
 	// ReadyTimeout bounds /readyz's stream check (default 2s).
 	ReadyTimeout time.Duration
+	// Timeouts of the http.Server (slowloris protection); zero means none.
+	Timeouts HTTPTimeouts
 }
 
 // Server is the Echo application. Create it with [New]; serve it with
 // [Server.Serve] or use [Server.Handler] in an http.Server of your own.
 type Server struct {
 	echo    *echo.Echo
+	http    *http.Server
 	auth    Authenticator
 	conv    Converter
 	pub     Publisher
@@ -114,6 +117,15 @@ func New(opts Options, a Authenticator, conv Converter, pub Publisher, ready Rea
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(m.Handler()))
 	e.GET(schemaRoute, s.schema)
+	s.http = &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: opts.Timeouts.ReadHeader,
+		ReadTimeout:       opts.Timeouts.Read,
+		WriteTimeout:      opts.Timeouts.Write,
+		IdleTimeout:       opts.Timeouts.Idle,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          zap.NewStdLog(s.logger.Named("http")),
+	}
 	return s
 }
 
@@ -284,18 +296,10 @@ type HTTPTimeouts struct {
 	ReadHeader, Read, Write, Idle time.Duration
 }
 
-// Serve serves on ln until Shutdown; it returns nil after a graceful stop.
-func (s *Server) Serve(ln net.Listener, t HTTPTimeouts) error {
-	s.echo.Server = &http.Server{
-		Handler:           s.echo,
-		ReadHeaderTimeout: t.ReadHeader,
-		ReadTimeout:       t.Read,
-		WriteTimeout:      t.Write,
-		IdleTimeout:       t.Idle,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          zap.NewStdLog(s.logger.Named("http")),
-	}
-	if err := s.echo.Server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+// Serve serves on ln until Shutdown; it returns nil after a graceful stop
+// (also when Shutdown came first).
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
@@ -304,8 +308,5 @@ func (s *Server) Serve(ln net.Listener, t HTTPTimeouts) error {
 // Shutdown stops accepting connections and waits, until ctx ends, for every
 // request in flight to get its final answer (202 only if acknowledged).
 func (s *Server) Shutdown(ctx context.Context) error {
-	if s.echo.Server == nil {
-		return nil
-	}
-	return s.echo.Server.Shutdown(ctx)
+	return s.http.Shutdown(ctx)
 }

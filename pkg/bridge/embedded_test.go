@@ -1,0 +1,85 @@
+package bridge_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/dtbridge/dtbridge/pkg/bridge"
+	"github.com/dtbridge/dtbridge/pkg/config"
+)
+
+// TestEmbeddedServer: with no nats.url the bridge runs its own JetStream,
+// which fsyncs every write before the ack by default (read from the running
+// server), and whose max payload fits the envelope of a body of exactly
+// limits.max_body bytes.
+func TestEmbeddedServer(t *testing.T) {
+	cfg := config.Default()
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.Embedded.Listen = "127.0.0.1:0"
+	cfg.Data.Dir = t.TempDir()
+	cfg.Auth.Tokens = []string{testToken}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := bridge.Start(context.Background(), cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- b.Serve() }()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := b.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+		<-served
+	}()
+	if !b.Embedded().SyncAlways() {
+		t.Error("embedded server does not fsync every write (embedded.sync: always is the default)")
+	}
+
+	// A JSON object of exactly limits.max_body bytes.
+	head, tail := `{"closeConversation":true,"dtCustomerId":"customer_big","pad":"`, `"}`
+	body := head + strings.Repeat("x", int(cfg.Limits.MaxBody)-len(head)-len(tail)) + tail
+	if len(body) != int(cfg.Limits.MaxBody) {
+		t.Fatalf("body is %d bytes", len(body))
+	}
+	resp, err := http.Post("http://"+b.Addr().String()+"/v1/webhooks/doubletick/CLOSE_CONVERSATION?token="+testToken,
+		"application/json", bytes.NewBufferString(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("max_body delivery: %d", resp.StatusCode)
+	}
+}
+
+// TestEmbeddedSyncInterval: the documented opt-out takes effect.
+func TestEmbeddedSyncInterval(t *testing.T) {
+	cfg := config.Default()
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.Embedded.Listen = "127.0.0.1:0"
+	cfg.Embedded.Sync = config.SyncInterval
+	cfg.Data.Dir = t.TempDir()
+	cfg.Auth.Disabled = true
+	b, err := bridge.Start(context.Background(), cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = b.Shutdown(ctx)
+	}()
+	if b.Embedded().SyncAlways() {
+		t.Error("embedded.sync: interval still fsyncs every write")
+	}
+}
