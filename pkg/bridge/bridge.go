@@ -64,8 +64,8 @@ func WithBanner(w io.Writer) Option { return func(b *Bridge) { b.banner = w } }
 // Start connects, prepares the stream and listens on http.addr. It does
 // not serve yet. Errors that a configuration change fixes are
 // *[config.ValidationError]s naming the key.
-func Start(ctx context.Context, cfg config.Config, logger *zap.Logger, opts ...Option) (b *Bridge, err error) {
-	b = &Bridge{cfg: cfg, logger: logger, Metrics: metrics.New(), Table: doubletick.Default(), serveErr: make(chan error, 1)}
+func Start(ctx context.Context, cfg config.Config, logger *zap.Logger, opts ...Option) (_ *Bridge, err error) {
+	b := &Bridge{cfg: cfg, logger: logger, Metrics: metrics.New(), Table: doubletick.Default(), serveErr: make(chan error, 1)}
 	for _, o := range opts {
 		o(b)
 	}

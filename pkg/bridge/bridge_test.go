@@ -112,6 +112,9 @@ func TestRedelivery(t *testing.T) {
 	if first.ack.Duplicate || !second.ack.Duplicate || second.ack.Seq != first.ack.Seq {
 		t.Errorf("first %+v second %+v", first.ack, second.ack)
 	}
+	if second.ack.ID != first.ack.ID {
+		t.Errorf("duplicate ack names event %s, the stored one is %s", second.ack.ID, first.ack.ID)
+	}
 	if n := h.msgs(); n != 1 {
 		t.Errorf("stream has %d messages, want 1", n)
 	}

@@ -47,6 +47,8 @@ type Converter interface {
 // Publisher stores messages (package publish).
 type Publisher interface {
 	Publish(ctx context.Context, m publish.Msg) (publish.Receipt, error)
+	// StoredID is the id of the event stored at seq (for duplicate acks).
+	StoredID(ctx context.Context, seq uint64) (string, error)
 }
 
 // ReadinessFunc reports why the bridge cannot store events, or nil.
@@ -253,9 +255,19 @@ type Ack struct {
 
 // accept is the only place that answers 202, and it takes the receipt:
 // there is no way to reach it without a JetStream acknowledgement.
+// A duplicate is answered with the id of the event stored first; if that
+// cannot be read, the id is left empty rather than naming the dropped copy.
 func (s *Server) accept(c echo.Context, msg delivery.Message, rcpt publish.Receipt) error {
+	id := msg.Event.ID
+	if rcpt.Duplicate {
+		stored, err := s.pub.StoredID(c.Request().Context(), rcpt.Seq)
+		if err != nil {
+			s.logger.Warn("read the id of a deduplicated event", zap.Uint64("seq", rcpt.Seq), zap.Error(err))
+		}
+		id = stored
+	}
 	return c.JSON(http.StatusAccepted, Ack{
-		ID: msg.Event.ID, Type: msg.Event.Type, Subject: msg.Subject,
+		ID: id, Type: msg.Event.Type, Subject: msg.Subject,
 		Stream: rcpt.Stream, Seq: rcpt.Seq, Duplicate: rcpt.Duplicate,
 	})
 }

@@ -2,6 +2,7 @@ package publish
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -78,4 +79,25 @@ func (p *Publisher) Ready(ctx context.Context, state *ConnState) error {
 		return fmt.Errorf("stream %s unavailable: %w", p.stream, err)
 	}
 	return nil
+}
+
+// StoredID returns the CloudEvents id of the message stored at seq, read
+// through the stream leader. A deduplicated delivery is answered with the id
+// of the event that was stored, not of the copy that was dropped.
+func (p *Publisher) StoredID(ctx context.Context, seq uint64) (string, error) {
+	s, err := p.js.Stream(ctx, p.stream)
+	if err != nil {
+		return "", fmt.Errorf("stream %s: %w", p.stream, err)
+	}
+	m, err := s.GetMsg(ctx, seq)
+	if err != nil {
+		return "", fmt.Errorf("get %s seq %d: %w", p.stream, seq, err)
+	}
+	var ev struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(m.Data, &ev); err != nil {
+		return "", fmt.Errorf("decode %s seq %d: %w", p.stream, seq, err)
+	}
+	return ev.ID, nil
 }
