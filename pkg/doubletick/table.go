@@ -33,6 +33,8 @@ type EventSpec struct {
 	// nil when DoubleTick gives none (the dedup key is then a hash of the type
 	// and the canonical body).
 	NaturalKey func(Payload) []string
+	// KeyDoc describes NaturalKey for the README ("`dtMessageId`").
+	KeyDoc string
 	// TimeField names the payload field holding the event's own time, if any.
 	TimeField string
 	// Account returns the business account (WABA number or Instagram handle)
@@ -121,4 +123,21 @@ func (t *Table) Lookup(name string) (*EventSpec, error) {
 func (t *Table) BySchema(name string) (*EventSpec, bool) {
 	s, ok := t.byCE[name]
 	return s, ok
+}
+
+// Markdown renders the README's event table from the rows, so the README
+// cannot drift from the code (a test compares them).
+func (t *Table) Markdown(prefix string) string {
+	var b strings.Builder
+	b.WriteString("| DoubleTick event | CloudEvents type | subject (example) | dedup key |\n")
+	b.WriteString("|---|---|---|---|\n")
+	for i := range t.specs {
+		s := &t.specs[i]
+		key := "hash of type + canonical body"
+		if s.NaturalKey != nil {
+			key = s.KeyDoc
+		}
+		fmt.Fprintf(&b, "| `%s` | `%s` | `%s.whatsapp.%s` | %s |\n", s.Name, s.CEType(), prefix, s.Type, key)
+	}
+	return b.String()
 }
