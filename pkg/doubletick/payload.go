@@ -3,7 +3,9 @@ package doubletick
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 )
@@ -21,7 +23,7 @@ func Parse(body []byte) (Payload, error) {
 	if err := dec.Decode(&p); err != nil || p == nil {
 		return nil, &MalformedError{Reason: "body is not a JSON object"}
 	}
-	if _, err := dec.Token(); err == nil {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, &MalformedError{Reason: "body has data after the JSON object"}
 	}
 	return p, nil

@@ -134,6 +134,8 @@ func TestRead(t *testing.T) {
 		{name: "urlencoded repeated keys", body: "b=2&a=x+y&b=3&c%5Bd%5D=%3C%26%3E",
 			ct: "application/x-www-form-urlencoded", want: "ok", wantKind: KindForm, wantMedia: "application/x-www-form-urlencoded",
 			wantJSON: `{"a":"x y","b":["2","3"],"c[d]":"<&>"}`},
+		{name: "urlencoded json object (curl -d)", body: `{"a":"x y","b":[1,2]}`, ct: "application/x-www-form-urlencoded",
+			want: "ok", wantKind: KindJSON, wantMedia: "application/x-www-form-urlencoded"},
 		{name: "urlencoded bad escape", body: "a=%zz", ct: "application/x-www-form-urlencoded", want: "400: body is not valid form encoding",
 			wantMedia: "application/x-www-form-urlencoded"},
 		{name: "urlencoded invalid utf-8", body: "a=%ff", ct: "application/x-www-form-urlencoded", want: "400: invalid UTF-8",
