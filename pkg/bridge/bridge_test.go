@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -460,4 +461,61 @@ func TestOperationalEndpoints(t *testing.T) {
 	if strings.Contains(string(m.body), testToken) {
 		t.Error("/metrics contains the token")
 	}
+}
+
+// TestGracefulShutdownFinishesInFlight: a delivery waiting for the broker
+// when the stop begins still gets its final answer — here a 202, because the
+// broker comes back within the budget — while new connections are refused;
+// the stop completes after it, and the event is stored.
+func TestGracefulShutdownFinishesInFlight(t *testing.T) {
+	srv := bridgetest.RunServer(t, bridgetest.WithMaxPayload(8<<20))
+	h := start(t, srv, func(c *config.Config) { c.Publish.AttemptTimeout = 500 * time.Millisecond })
+	srv.Shutdown()
+	bridgetest.WaitFor(t, 2*time.Second, "/readyz to report the disconnect", func() error {
+		if r := h.get("/readyz"); r.status != 503 {
+			return fmt.Errorf("readyz %d", r.status)
+		}
+		return nil
+	})
+
+	answered := make(chan reply, 1)
+	go func() {
+		answered <- h.post("/v1/webhooks/doubletick/CLOSE_CONVERSATION", "application/json", []byte(`{"closeConversation":true,"dtCustomerId":"in_flight"}`))
+	}()
+	bridgetest.WaitFor(t, 5*time.Second, "the delivery to be in flight", func() error {
+		if m := h.get("/metrics"); !strings.Contains(string(m.body), "dtbridge_deliveries_in_flight 1") {
+			return fmt.Errorf("not in flight yet")
+		}
+		return nil
+	})
+
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		stopped <- h.b.Shutdown(ctx)
+	}()
+	bridgetest.WaitFor(t, 5*time.Second, "new connections to be refused", func() error {
+		c, err := net.DialTimeout("tcp", h.b.Addr().String(), 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return fmt.Errorf("still accepting")
+		}
+		return nil
+	})
+	select {
+	case err := <-stopped:
+		t.Fatalf("shutdown returned (%v) while a delivery was in flight", err)
+	default:
+	}
+
+	srv.Restart(t)
+	r := <-answered
+	if r.status != 202 {
+		t.Fatalf("in-flight delivery answered %d: %s", r.status, r.body)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	h.stored(r.ack.Seq)
 }

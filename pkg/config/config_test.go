@@ -280,6 +280,8 @@ func TestValidate(t *testing.T) {
 		{"burst negative", func(c *Config) { c.Limits.Burst = -1 }, []string{"limits.burst"}},
 		{"rate and burst", func(c *Config) { c.Limits.Rate = 5; c.Limits.Burst = 10 }, nil},
 		{"attempt > timeout", func(c *Config) { c.Publish.AttemptTimeout = 20 * time.Second }, []string{"publish.attempt_timeout"}},
+		{"publish budget outlives the write timeout", func(c *Config) { c.Publish.Timeout = 30 * time.Second }, []string{"http.shutdown_timeout", "publish.timeout"}},
+		{"shutdown shorter than the publish budget", func(c *Config) { c.HTTP.ShutdownTimeout = 5 * time.Second }, []string{"http.shutdown_timeout"}},
 		{"publish zero", func(c *Config) { c.Publish.Timeout = 0; c.Publish.AttemptTimeout = 0 }, []string{"publish.attempt_timeout", "publish.timeout"}},
 		{"log level", func(c *Config) { c.Log.Level = "trace" }, []string{"log.level"}},
 		{"log format", func(c *Config) { c.Log.Format = "text" }, []string{"log.format"}},

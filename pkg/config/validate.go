@@ -244,6 +244,14 @@ func (c Config) Validate() error {
 	if c.Publish.AttemptTimeout > 0 && c.Publish.Timeout > 0 && c.Publish.AttemptTimeout > c.Publish.Timeout {
 		e.addf("publish.attempt_timeout", "must be <= publish.timeout (%s > %s)", c.Publish.AttemptTimeout, c.Publish.Timeout)
 	}
+	// A delivery may wait publish.timeout for its ack; its 202 must still be
+	// writable, and a graceful stop must be able to wait for it.
+	if c.Publish.Timeout > 0 && c.HTTP.WriteTimeout > 0 && c.Publish.Timeout >= c.HTTP.WriteTimeout {
+		e.addf("publish.timeout", "must be < http.write_timeout (%s >= %s), or the answer cannot be written", c.Publish.Timeout, c.HTTP.WriteTimeout)
+	}
+	if c.Publish.Timeout > 0 && c.HTTP.ShutdownTimeout > 0 && c.Publish.Timeout > c.HTTP.ShutdownTimeout {
+		e.addf("http.shutdown_timeout", "must be >= publish.timeout (%s < %s), so a stop lets requests in flight finish", c.HTTP.ShutdownTimeout, c.Publish.Timeout)
+	}
 
 	// log
 	switch c.Log.Level {

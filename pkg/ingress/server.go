@@ -137,6 +137,8 @@ func (s *Server) Handler() http.Handler { return s.echo }
 // webhook is both webhook routes: the event comes from the path when it has
 // one, else from the payload.
 func (s *Server) webhook(c echo.Context) error {
+	s.metrics.InFlight.Inc()
+	defer s.metrics.InFlight.Dec()
 	r := c.Request()
 	receivedAt := s.clock().UTC()
 	if err := s.auth.Check(r); err != nil {

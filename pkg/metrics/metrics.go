@@ -5,7 +5,7 @@
 // {route,code}, dtbridge_events_total{type,channel} (stored for the first
 // time), dtbridge_duplicates_total{type}, dtbridge_quarantined_total{reason},
 // dtbridge_rejected_total{code} (deliveries answered with an error), and
-// dtbridge_publish_duration_seconds{outcome}.
+// dtbridge_publish_duration_seconds{outcome} and dtbridge_deliveries_in_flight.
 package metrics
 
 import (
@@ -25,6 +25,7 @@ type Metrics struct {
 	Quarantined     *prometheus.CounterVec
 	Rejected        *prometheus.CounterVec
 	PublishDuration *prometheus.HistogramVec
+	InFlight        prometheus.Gauge
 }
 
 // New registers every collector (plus Go runtime and process collectors) on
@@ -52,8 +53,11 @@ func New() *Metrics {
 			Help:    "Time from publish to JetStream ack (retries included), by outcome.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
 		}, []string{"outcome"}),
+		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dtbridge_deliveries_in_flight", Help: "Webhook deliveries received and not yet answered.",
+		}),
 	}
-	m.registry.MustRegister(m.Requests, m.Events, m.Duplicates, m.Quarantined, m.Rejected, m.PublishDuration,
+	m.registry.MustRegister(m.Requests, m.Events, m.Duplicates, m.Quarantined, m.Rejected, m.PublishDuration, m.InFlight,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
