@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dtbridge/dtbridge/pkg/bridgetest"
+	"github.com/dtbridge/dtbridge/pkg/ingress"
 )
 
 // binary is the dtbridge executable built once by TestMain.
@@ -223,15 +224,6 @@ func do(t *testing.T, method, url string, body []byte, header http.Header) (int,
 	return resp.StatusCode, b
 }
 
-type ack struct {
-	ID        string `json:"id"`
-	Type      string `json:"type"`
-	Subject   string `json:"subject"`
-	Stream    string `json:"stream"`
-	Seq       uint64 `json:"seq"`
-	Duplicate bool   `json:"duplicate"`
-}
-
 // postSeed POSTs the seed fixture and requires a 202 with the seed's subject
 // and type, stream DOUBLETICK and the given seq and duplicate flag.
 func postSeed(t *testing.T, url string, header http.Header, wantSeq uint64, wantDup bool) {
@@ -244,7 +236,7 @@ func postSeed(t *testing.T, url string, header http.Header, wantSeq uint64, want
 	if status != http.StatusAccepted {
 		t.Fatalf("POST seed: status %d, want 202; body %s", status, body)
 	}
-	var a ack
+	var a ingress.Ack
 	if err := json.Unmarshal(body, &a); err != nil {
 		t.Fatalf("POST seed: body %s: %v", body, err)
 	}

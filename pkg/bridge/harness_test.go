@@ -19,6 +19,7 @@ import (
 	"github.com/dtbridge/dtbridge/pkg/bridge"
 	"github.com/dtbridge/dtbridge/pkg/bridgetest"
 	"github.com/dtbridge/dtbridge/pkg/config"
+	"github.com/dtbridge/dtbridge/pkg/ingress"
 )
 
 const testToken = "test-token-0123456789abcdefghijklmnop"
@@ -81,15 +82,8 @@ type reply struct {
 	status int
 	header http.Header
 	body   []byte
-	ack    struct {
-		ID        string `json:"id"`
-		Type      string `json:"type"`
-		Subject   string `json:"subject"`
-		Stream    string `json:"stream"`
-		Seq       uint64 `json:"seq"`
-		Duplicate bool   `json:"duplicate"`
-	}
-	err struct {
+	ack    ingress.Ack
+	err    struct {
 		Error struct {
 			Code    string `json:"code"`
 			Message string `json:"message"`
