@@ -8,9 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/dtbridge/dtbridge/pkg/bridge"
+	"github.com/dtbridge/dtbridge/pkg/bridgetest"
 	"github.com/dtbridge/dtbridge/pkg/config"
 )
 
@@ -81,5 +83,43 @@ func TestEmbeddedSyncInterval(t *testing.T) {
 	}()
 	if b.Embedded().SyncAlways() {
 		t.Error("embedded.sync: interval still fsyncs every write")
+	}
+}
+
+// TestStreamNotManaged: with stream.manage false the bridge only checks the
+// stream: it refuses to start without one, and uses an existing one that
+// captures the prefix as it is.
+func TestStreamNotManaged(t *testing.T) {
+	srv := bridgetest.RunServer(t, bridgetest.WithMaxPayload(8<<20))
+	cfg := config.Default()
+	cfg.NATS.URL = srv.URL()
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.Data.Dir = t.TempDir()
+	cfg.Auth.Tokens = []string{testToken}
+	cfg.Stream.Manage = false
+	if _, err := bridge.Start(context.Background(), cfg, zap.NewNop()); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("start without a stream: %v", err)
+	}
+	js := srv.JetStream(t)
+	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{
+		Name: "DOUBLETICK", Subjects: []string{"doubletick.>"}, MaxAge: time.Hour,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := bridge.Start(context.Background(), cfg, zap.NewNop())
+	if err != nil {
+		t.Fatalf("start with an operator-made stream: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.Shutdown(ctx); err != nil {
+		t.Error(err)
+	}
+	s, err := js.Stream(context.Background(), "DOUBLETICK")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.CachedInfo().Config.MaxAge != time.Hour {
+		t.Error("the bridge changed a stream it does not manage")
 	}
 }
