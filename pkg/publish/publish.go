@@ -80,33 +80,26 @@ type Option func(*Publisher) error
 
 // WithBudget sets the total retry budget of one Publish (default [DefaultBudget]).
 func WithBudget(d time.Duration) Option {
-	return func(p *Publisher) error {
-		if d <= 0 {
-			return fmt.Errorf("publish budget must be > 0, got %v", d)
-		}
-		p.budget = d
-		return nil
-	}
+	return positive("publish budget", d, func(p *Publisher) *time.Duration { return &p.budget })
 }
 
 // WithAttemptTimeout bounds one attempt (default [DefaultAttemptTimeout]).
 func WithAttemptTimeout(d time.Duration) Option {
-	return func(p *Publisher) error {
-		if d <= 0 {
-			return fmt.Errorf("publish attempt timeout must be > 0, got %v", d)
-		}
-		p.attemptTimeout = d
-		return nil
-	}
+	return positive("publish attempt timeout", d, func(p *Publisher) *time.Duration { return &p.attemptTimeout })
 }
 
 // WithMaxBackoff caps the wait between attempts (default [DefaultMaxBackoff]).
 func WithMaxBackoff(d time.Duration) Option {
+	return positive("publish max backoff", d, func(p *Publisher) *time.Duration { return &p.maxBackoff })
+}
+
+// positive is an Option that sets the field field returns to d, which must be > 0.
+func positive(name string, d time.Duration, field func(*Publisher) *time.Duration) Option {
 	return func(p *Publisher) error {
 		if d <= 0 {
-			return fmt.Errorf("publish max backoff must be > 0, got %v", d)
+			return fmt.Errorf("%s must be > 0, got %v", name, d)
 		}
-		p.maxBackoff = d
+		*field(p) = d
 		return nil
 	}
 }
