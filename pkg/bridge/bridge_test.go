@@ -402,6 +402,11 @@ func TestBrokerOutage(t *testing.T) {
 	if took > budget+time.Second {
 		t.Errorf("503 took %v, budget is %v", took, budget)
 	}
+	// A malformed body cannot be kept in quarantine either: 503, not 400,
+	// so the sender retries instead of believing it was kept.
+	if r := h.post("/v1/webhooks/doubletick/CLOSE_CONVERSATION", "application/json", []byte(`{"to":`)); r.status != 503 {
+		t.Fatalf("malformed during outage: %d %s", r.status, r.body)
+	}
 
 	srv.Restart(t)
 	bridgetest.WaitFor(t, 10*time.Second, "/readyz after restart", func() error {

@@ -3,6 +3,8 @@ package bridge_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -122,4 +124,30 @@ func TestStreamNotManaged(t *testing.T) {
 	if s.CachedInfo().Config.MaxAge != time.Hour {
 		t.Error("the bridge changed a stream it does not manage")
 	}
+}
+
+// TestStartFailsOnBusyAddress: a taken http.addr fails Start with the key's
+// name, and releases the broker connection it had made.
+func TestStartFailsOnBusyAddress(t *testing.T) {
+	srv := bridgetest.RunServer(t, bridgetest.WithMaxPayload(8<<20))
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cfg := config.Default()
+	cfg.NATS.URL = srv.URL()
+	cfg.HTTP.Addr = taken.Addr().String()
+	cfg.Data.Dir = t.TempDir()
+	cfg.Auth.Tokens = []string{testToken}
+	_, err = bridge.Start(context.Background(), cfg, zap.NewNop())
+	if err == nil || !strings.Contains(err.Error(), "http.addr") {
+		t.Fatalf("err = %v, want one naming http.addr", err)
+	}
+	bridgetest.WaitFor(t, 5*time.Second, "the failed bridge's NATS connection to close", func() error {
+		if n := srv.NATS().NumClients(); n != 0 {
+			return fmt.Errorf("%d clients still connected", n)
+		}
+		return nil
+	})
 }
