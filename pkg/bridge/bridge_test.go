@@ -524,3 +524,26 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	}
 	h.stored(r.ack.Seq)
 }
+
+// TestTraceParent: a well-formed W3C traceparent on the delivery is kept in
+// the envelope; a malformed one is dropped.
+func TestTraceParent(t *testing.T) {
+	h := start(t, nil, nil)
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	for i, tc := range []struct{ header, want string }{{tp, tp}, {"not-a-trace", ""}} {
+		req, _ := http.NewRequest(http.MethodPost, h.base+"/v1/webhooks/doubletick/CLOSE_CONVERSATION?token="+testToken,
+			strings.NewReader(fmt.Sprintf(`{"closeConversation":true,"dtCustomerId":"trace_%d"}`, i)))
+		req.Header.Set("traceparent", tc.header)
+		r := h.do(req)
+		if r.status != 202 {
+			t.Fatalf("status %d", r.status)
+		}
+		var ev struct{ TraceParent string }
+		if err := json.Unmarshal(h.stored(r.ack.Seq).Data, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.TraceParent != tc.want {
+			t.Errorf("traceparent %q stored as %q, want %q", tc.header, ev.TraceParent, tc.want)
+		}
+	}
+}

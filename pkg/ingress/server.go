@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
+	"github.com/dtbridge/dtbridge/pkg/auth"
 	"github.com/dtbridge/dtbridge/pkg/delivery"
 	"github.com/dtbridge/dtbridge/pkg/doubletick"
 	"github.com/dtbridge/dtbridge/pkg/envelope"
@@ -55,8 +56,9 @@ type Publisher interface {
 type ReadinessFunc func(ctx context.Context) error
 
 var (
-	_ Converter = (*delivery.Converter)(nil)
-	_ Publisher = (*publish.Publisher)(nil)
+	_ Authenticator = (*auth.Authenticator)(nil)
+	_ Converter     = (*delivery.Converter)(nil)
+	_ Publisher     = (*publish.Publisher)(nil)
 )
 
 // Options are the ingress's settings; zero values take the defaults noted.
