@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"strings"
 )
 
@@ -208,36 +207,4 @@ func contains(ps []netip.Prefix, ip netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-// SensitiveHeaders returns the canonical names of request headers that carry
-// credentials and must never be logged or stored: Authorization and, if
-// configured, the custom token header.
-func (a *Authenticator) SensitiveHeaders() []string {
-	hs := []string{"Authorization"}
-	if a.header != "" {
-		hs = append(hs, a.header)
-	}
-	return hs
-}
-
-// RedactQuery returns rawQuery with the value of every token parameter (name
-// compared case-insensitively, after unescaping) replaced by "REDACTED".
-// Other parameters are kept byte for byte, in order.
-func RedactQuery(rawQuery string) string {
-	if rawQuery == "" {
-		return ""
-	}
-	parts := strings.Split(rawQuery, "&")
-	for i, part := range parts {
-		rawKey, _, _ := strings.Cut(part, "=")
-		key := rawKey
-		if k, err := url.QueryUnescape(rawKey); err == nil {
-			key = k
-		}
-		if strings.EqualFold(key, QueryParam) {
-			parts[i] = rawKey + "=REDACTED"
-		}
-	}
-	return strings.Join(parts, "&")
 }

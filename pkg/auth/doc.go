@@ -28,8 +28,9 @@
 // 0600). It refuses to use an existing file that grants any permission to
 // group or other rather than silently changing its mode.
 //
-// [RedactQuery] and [Authenticator.SensitiveHeaders] name what must never be
-// logged or stored.
+// Nothing here logs. Callers must not log the query string (it may carry
+// the token) nor the Authorization or custom token header; the ingress logs
+// only the path and route.
 //
 // This package imports only the standard library. It must never import Echo,
 // NATS or any other transport or broker package.

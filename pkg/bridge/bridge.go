@@ -7,7 +7,6 @@ package bridge
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -46,8 +45,8 @@ type Bridge struct {
 	ingress  *ingress.Server
 	ln       net.Listener
 	token    string // the generated token, when dtbridge made one
-	Metrics  *metrics.Metrics
-	Table    *doubletick.Table
+	metrics  *metrics.Metrics
+	table    *doubletick.Table
 	banner   io.Writer
 	serveErr chan error
 }
@@ -65,7 +64,7 @@ func WithBanner(w io.Writer) Option { return func(b *Bridge) { b.banner = w } }
 // not serve yet. Errors that a configuration change fixes are
 // *[config.ValidationError]s naming the key.
 func Start(ctx context.Context, cfg config.Config, logger *zap.Logger, opts ...Option) (_ *Bridge, err error) {
-	b := &Bridge{cfg: cfg, logger: logger, Metrics: metrics.New(), Table: doubletick.Default(), serveErr: make(chan error, 1)}
+	b := &Bridge{cfg: cfg, logger: logger, metrics: metrics.New(), table: doubletick.Default(), serveErr: make(chan error, 1)}
 	for _, o := range opts {
 		o(b)
 	}
@@ -94,7 +93,7 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger, opts ...O
 	pub, err := publish.New(b.nc, cfg.Stream.Name,
 		publish.WithBudget(cfg.Publish.Timeout),
 		publish.WithAttemptTimeout(cfg.Publish.AttemptTimeout),
-		publish.WithObserver(func(d time.Duration, err error) { b.Metrics.ObservePublish(d.Seconds(), err) }))
+		publish.WithObserver(func(d time.Duration, err error) { b.metrics.ObservePublish(d.Seconds(), err) }))
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +105,7 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger, opts ...O
 	if err != nil {
 		return nil, &config.ValidationError{Errors: []config.FieldError{{Key: "subject.template", Msg: err.Error()}}}
 	}
-	conv := delivery.NewConverter(b.Table, tmpl, cfg.HTTP.PublicURL)
+	conv := delivery.NewConverter(b.table, tmpl, cfg.HTTP.PublicURL)
 	b.ingress = ingress.New(ingress.Options{
 		Limits: payload.Limits{MaxBody: int64(cfg.Limits.MaxBody), MaxParts: cfg.Limits.MaxParts},
 		Rate:   cfg.Limits.Rate, Burst: cfg.Limits.Burst,
@@ -115,7 +114,7 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger, opts ...O
 			ReadHeader: cfg.HTTP.ReadHeaderTimeout, Read: cfg.HTTP.ReadTimeout,
 			Write: cfg.HTTP.WriteTimeout, Idle: cfg.HTTP.IdleTimeout,
 		},
-	}, authn, conv, pub, func(ctx context.Context) error { return pub.Ready(ctx, state) }, b.Metrics)
+	}, authn, conv, pub, func(ctx context.Context) error { return pub.Ready(ctx, state) }, b.metrics)
 
 	b.ln, err = net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
@@ -246,7 +245,7 @@ func (b *Bridge) announce() {
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nPaste one URL per event into DoubleTick (Settings → Webhooks → New Webhook):\n\n")
-	for _, s := range b.Table.Specs() {
+	for _, s := range b.table.Specs() {
 		fmt.Fprintf(&sb, "  %-28s %s/v1/webhooks/doubletick/%s%s\n", s.Name, base, s.Name, query)
 	}
 	fmt.Fprintf(&sb, "\nEvents arrive on NATS %s as %s.<channel>.<type>, e.g. nats sub '%s.*.conversation.closed'\n\n",
@@ -315,16 +314,17 @@ func (b *Bridge) warnAuthDisabled(ctx context.Context) {
 // its final answer: 202 only if acknowledged), drains the NATS connection,
 // then stops the embedded server.
 func (b *Bridge) Shutdown(ctx context.Context) error {
-	herr := b.ingress.Shutdown(ctx)
-	if herr != nil {
-		herr = fmt.Errorf("http shutdown: %w", herr)
+	err := b.ingress.Shutdown(ctx)
+	b.closeBroker()
+	if err != nil {
+		return fmt.Errorf("http shutdown: %w", err)
 	}
-	return errors.Join(herr, b.closeBroker())
+	return nil
 }
 
-// closeBroker drains the connection and stops the embedded server.
-func (b *Bridge) closeBroker() error {
-	var err error
+// closeBroker drains the connection (publishes in flight finish) and stops
+// the embedded server.
+func (b *Bridge) closeBroker() {
 	if b.nc != nil {
 		closed := make(chan struct{})
 		b.nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
@@ -339,5 +339,4 @@ func (b *Bridge) closeBroker() error {
 		b.emb.Shutdown()
 		b.emb = nil
 	}
-	return err
 }

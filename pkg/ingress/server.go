@@ -76,8 +76,8 @@ type Options struct {
 	Timeouts HTTPTimeouts
 }
 
-// Server is the Echo application. Create it with [New]; serve it with
-// [Server.Serve] or use [Server.Handler] in an http.Server of your own.
+// Server is the Echo application in its http.Server. Create it with [New];
+// serve it with [Server.Serve].
 type Server struct {
 	echo    *echo.Echo
 	http    *http.Server
@@ -132,9 +132,6 @@ func New(opts Options, a Authenticator, conv Converter, pub Publisher, ready Rea
 	}
 	return s
 }
-
-// Handler is the HTTP handler of every route.
-func (s *Server) Handler() http.Handler { return s.echo }
 
 // webhook is both webhook routes: the event comes from the path when it has
 // one, else from the payload.
