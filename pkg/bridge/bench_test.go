@@ -105,4 +105,3 @@ func benchBridge(b *testing.B, syncAlways bool) (string, *bridgetest.Server) {
 	})
 	return "http://" + br.Addr().String(), srv
 }
-
