@@ -547,3 +547,31 @@ func TestTraceParent(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentIdenticalDeliveries: DoubleTick may send the same event
+// twice at once. 50 identical deliveries in parallel all get 202, all name
+// the same seq, and the stream holds one copy.
+func TestConcurrentIdenticalDeliveries(t *testing.T) {
+	h := start(t, nil, nil)
+	body := fixture(t, "CLOSE_CONVERSATION", "whatsapp")
+	const n = 50
+	replies := make(chan reply, n)
+	for range n {
+		go func() { replies <- h.post("/v1/webhooks/doubletick/CLOSE_CONVERSATION", "application/json", body) }()
+	}
+	seqs := map[uint64]int{}
+	fresh := 0
+	for range n {
+		r := <-replies
+		if r.status != 202 {
+			t.Fatalf("status %d: %s", r.status, r.body)
+		}
+		seqs[r.ack.Seq]++
+		if !r.ack.Duplicate {
+			fresh++
+		}
+	}
+	if len(seqs) != 1 || fresh != 1 || h.msgs() != 1 {
+		t.Errorf("seqs %v, %d not duplicates, %d stored; want one of each", seqs, fresh, h.msgs())
+	}
+}

@@ -92,25 +92,29 @@ type reply struct {
 	}
 }
 
+// do sends req. It is safe to call from several goroutines: failures are
+// reported with Errorf and a reply with status 0, never with Fatal.
 func (h *harness) do(req *http.Request) reply {
 	h.t.Helper()
 	resp, err := h.client.Do(req)
 	if err != nil {
-		h.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+		h.t.Errorf("%s %s: %v", req.Method, req.URL.Path, err)
+		return reply{}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		h.t.Fatal(err)
+		h.t.Errorf("%s %s: read body: %v", req.Method, req.URL.Path, err)
+		return reply{}
 	}
 	r := reply{status: resp.StatusCode, header: resp.Header, body: body}
 	if resp.StatusCode == http.StatusAccepted {
 		if err := json.Unmarshal(body, &r.ack); err != nil {
-			h.t.Fatalf("202 body %q: %v", body, err)
+			h.t.Errorf("202 body %q: %v", body, err)
 		}
 	} else if resp.StatusCode >= 400 {
 		if err := json.Unmarshal(body, &r.err); err != nil || r.err.Error.Code == "" || r.err.Error.Message == "" {
-			h.t.Fatalf("%d body is not the contract's error shape: %q", resp.StatusCode, body)
+			h.t.Errorf("%d body is not the contract's error shape: %q", resp.StatusCode, body)
 		}
 	}
 	return r
@@ -125,7 +129,8 @@ func (h *harness) post(path, contentType string, body []byte) reply {
 	}
 	req, err := http.NewRequest(http.MethodPost, h.base+path, bytes.NewReader(body))
 	if err != nil {
-		h.t.Fatal(err)
+		h.t.Error(err)
+		return reply{}
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
