@@ -233,20 +233,37 @@ func (b *Bridge) announce() {
 	if b.cfg.HTTP.PublicURL == "" {
 		b.logger.Info("http.public_url is not set: set it to the address DoubleTick reaches this bridge at")
 	}
+	// The log gets the URLs with the token redacted; only the banner shows
+	// a token, and only the one dtbridge generated.
+	urls := make([]string, 0, len(b.table.Specs()))
+	for _, s := range b.table.Specs() {
+		urls = append(urls, base+"/v1/webhooks/doubletick/"+s.Name)
+	}
+	query := ""
+	if b.token != "" || len(b.cfg.Auth.Tokens) > 0 {
+		query = "?" + auth.QueryParam + "="
+	}
+	logged := make([]string, len(urls))
+	for i, u := range urls {
+		logged[i] = u
+		if query != "" {
+			logged[i] += query + "REDACTED"
+		}
+	}
+	b.logger.Info("webhook URLs, one per DoubleTick event", zap.Strings("urls", logged))
 	if b.banner == nil {
 		return
 	}
-	query := ""
 	switch {
 	case b.token != "":
-		query = "?" + auth.QueryParam + "=" + b.token
-	case len(b.cfg.Auth.Tokens) > 0:
-		query = "?" + auth.QueryParam + "=<one of auth.tokens>"
+		query += b.token
+	case query != "":
+		query += "<one of auth.tokens>"
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nPaste one URL per event into DoubleTick (Settings → Webhooks → New Webhook):\n\n")
-	for _, s := range b.table.Specs() {
-		fmt.Fprintf(&sb, "  %-28s %s/v1/webhooks/doubletick/%s%s\n", s.Name, base, s.Name, query)
+	for i, s := range b.table.Specs() {
+		fmt.Fprintf(&sb, "  %-28s %s%s\n", s.Name, urls[i], query)
 	}
 	fmt.Fprintf(&sb, "\nEvents arrive on NATS %s as %s.<channel>.<type>, e.g. nats sub '%s.*.conversation.closed'\n\n",
 		b.natsURL(), b.cfg.Subject.Prefix, b.cfg.Subject.Prefix)
