@@ -8,14 +8,11 @@ import (
 	"net/http"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
-	"github.com/dtbridge/dtbridge/pkg/bridge"
 	"github.com/dtbridge/dtbridge/pkg/bridgetest"
-	"github.com/dtbridge/dtbridge/pkg/config"
 )
 
 // The ingress benchmarks compare, on the same in-process server and at the
@@ -88,20 +85,6 @@ func benchBridge(b *testing.B, syncAlways bool) (string, *bridgetest.Server) {
 		opts = append(opts, bridgetest.WithSyncAlways())
 	}
 	srv := bridgetest.RunServer(b, opts...)
-	cfg := config.Default()
-	cfg.NATS.URL = srv.URL()
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.Data.Dir = b.TempDir()
-	cfg.Auth.Tokens = []string{testToken}
-	br, err := bridge.Start(context.Background(), cfg, zap.NewNop())
-	if err != nil {
-		b.Fatal(err)
-	}
-	go func() { _ = br.Serve() }()
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = br.Shutdown(ctx)
-	})
+	br := run(b, testConfig(b, srv.URL()), zap.NewNop())
 	return "http://" + br.Addr().String(), srv
 }

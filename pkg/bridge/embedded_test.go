@@ -23,28 +23,8 @@ import (
 // server), and whose max payload fits the envelope of a body of exactly
 // limits.max_body bytes.
 func TestEmbeddedServer(t *testing.T) {
-	cfg := config.Default()
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.Embedded.Listen = "127.0.0.1:0"
-	cfg.Data.Dir = t.TempDir()
-	cfg.Auth.Tokens = []string{testToken}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	b, err := bridge.Start(context.Background(), cfg, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- b.Serve() }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := b.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-		<-served
-	}()
+	cfg := testConfig(t, "")
+	b := run(t, cfg, zap.NewNop())
 	if !b.Embedded().SyncAlways() {
 		t.Error("embedded server does not fsync every write (embedded.sync: always is the default)")
 	}
@@ -68,21 +48,9 @@ func TestEmbeddedServer(t *testing.T) {
 
 // TestEmbeddedSyncInterval: the documented opt-out takes effect.
 func TestEmbeddedSyncInterval(t *testing.T) {
-	cfg := config.Default()
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.Embedded.Listen = "127.0.0.1:0"
+	cfg := testConfig(t, "")
 	cfg.Embedded.Sync = config.SyncInterval
-	cfg.Data.Dir = t.TempDir()
-	cfg.Auth.Disabled = true
-	b, err := bridge.Start(context.Background(), cfg, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = b.Shutdown(ctx)
-	}()
+	b := run(t, cfg, zap.NewNop())
 	if b.Embedded().SyncAlways() {
 		t.Error("embedded.sync: interval still fsyncs every write")
 	}
@@ -93,11 +61,7 @@ func TestEmbeddedSyncInterval(t *testing.T) {
 // captures the prefix as it is.
 func TestStreamNotManaged(t *testing.T) {
 	srv := bridgetest.RunServer(t, bridgetest.WithMaxPayload(8<<20))
-	cfg := config.Default()
-	cfg.NATS.URL = srv.URL()
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.Data.Dir = t.TempDir()
-	cfg.Auth.Tokens = []string{testToken}
+	cfg := testConfig(t, srv.URL())
 	cfg.Stream.Manage = false
 	if _, err := bridge.Start(context.Background(), cfg, zap.NewNop()); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("start without a stream: %v", err)
@@ -135,11 +99,8 @@ func TestStartFailsOnBusyAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	cfg := config.Default()
-	cfg.NATS.URL = srv.URL()
+	cfg := testConfig(t, srv.URL())
 	cfg.HTTP.Addr = taken.Addr().String()
-	cfg.Data.Dir = t.TempDir()
-	cfg.Auth.Tokens = []string{testToken}
 	_, err = bridge.Start(context.Background(), cfg, zap.NewNop())
 	if err == nil || !strings.Contains(err.Error(), "http.addr") {
 		t.Fatalf("err = %v, want one naming http.addr", err)

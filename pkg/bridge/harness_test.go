@@ -43,38 +43,55 @@ func start(t *testing.T, srv *bridgetest.Server, mutate func(*config.Config)) *h
 	if srv == nil {
 		srv = bridgetest.RunServer(t, bridgetest.WithMaxPayload(8<<20))
 	}
-	cfg := config.Default()
-	cfg.NATS.URL = srv.URL()
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.Data.Dir = t.TempDir()
-	cfg.Auth.Tokens = []string{testToken}
+	cfg := testConfig(t, srv.URL())
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("test config: %v", err)
-	}
 	core, logs := observer.New(zap.DebugLevel)
-	b, err := bridge.Start(context.Background(), cfg, zap.New(core))
-	if err != nil {
-		t.Fatalf("start bridge: %v", err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- b.Serve() }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := b.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	b := run(t, cfg, zap.New(core))
 	return &harness{
 		t: t, srv: srv, b: b, base: "http://" + b.Addr().String(), js: srv.JetStream(t), logs: logs,
 		client: &http.Client{Timeout: 30 * time.Second},
 	}
+}
+
+// testConfig is a valid configuration for a bridge on a loopback port with
+// the test token, its own data dir, and natsURL ("" = an embedded server on
+// a random loopback port).
+func testConfig(tb testing.TB, natsURL string) config.Config {
+	tb.Helper()
+	cfg := config.Default()
+	cfg.NATS.URL = natsURL
+	cfg.Embedded.Listen = "127.0.0.1:0"
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.Data.Dir = tb.TempDir()
+	cfg.Auth.Tokens = []string{testToken}
+	return cfg
+}
+
+// run starts and serves a bridge, and shuts it down when the test ends.
+func run(tb testing.TB, cfg config.Config, logger *zap.Logger) *bridge.Bridge {
+	tb.Helper()
+	if err := cfg.Validate(); err != nil {
+		tb.Fatalf("test config: %v", err)
+	}
+	b, err := bridge.Start(context.Background(), cfg, logger)
+	if err != nil {
+		tb.Fatalf("start bridge: %v", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- b.Serve() }()
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := b.Shutdown(ctx); err != nil {
+			tb.Errorf("shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			tb.Errorf("serve: %v", err)
+		}
+	})
+	return b
 }
 
 // reply is an HTTP answer with its JSON body decoded.
