@@ -109,7 +109,7 @@ func Read(r *http.Request, lim Limits) (Body, error) {
 	}
 
 	switch {
-	case b.MediaType == "application/x-www-form-urlencoded" && looksLikeJSONObject(raw):
+	case b.MediaType == "application/x-www-form-urlencoded" && isJSONObject(raw):
 		// A JSON object sent as a form (curl -d's default Content-Type, a
 		// proxy that rewrites it) is JSON: no real form body is a valid
 		// JSON object, and reading it as a form would garble it.
@@ -132,10 +132,10 @@ func Read(r *http.Request, lim Limits) (Body, error) {
 	return b, nil
 }
 
-// looksLikeJSONObject reports whether raw is a valid JSON object in UTF-8.
-func looksLikeJSONObject(raw []byte) bool {
-	t := bytes.TrimLeft(raw, " \t\r\n")
-	return len(t) > 0 && t[0] == '{' && utf8.Valid(raw) && json.Valid(raw)
+// isJSONObject reports whether rawJSON accepts raw as a JSON body.
+func isJSONObject(raw []byte) bool {
+	_, err := rawJSON(raw, "application/json", false)
+	return err == nil
 }
 
 // readBounded reads at most max+1 bytes from body into a buffer whose
