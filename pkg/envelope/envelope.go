@@ -35,6 +35,10 @@ const Overhead = 64 << 10
 // broker's max payload must be at least this large.
 func MaxSize(maxBody int64) int64 { return 3*maxBody + Overhead }
 
+// MaxBody is the inverse of [MaxSize]: the largest delivery body whose
+// envelope fits in maxSize bytes (0 if none does).
+func MaxBody(maxSize int64) int64 { return max((maxSize-Overhead)/3, 0) }
+
 // Event is one CloudEvent as dtbridge stores it. It is a value: copy it freely.
 //
 // The JSON attribute names are those of the contract; Channel, DedupKey and
