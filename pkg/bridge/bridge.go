@@ -170,11 +170,11 @@ func (b *Bridge) connect(ctx context.Context, state *publish.ConnState) error {
 func (b *Bridge) checkMaxPayload() error {
 	need := envelope.MaxSize(int64(b.cfg.Limits.MaxBody))
 	if have := b.nc.MaxPayload(); have < need {
-		maxBody := (have - envelope.Overhead) / 3
+		maxBody := envelope.MaxBody(have)
 		return &config.ValidationError{Errors: []config.FieldError{{
 			Key: "limits.max_body",
 			Msg: fmt.Sprintf("%s needs a broker max_payload of at least %d bytes, the server allows %d: raise max_payload on the NATS server or lower limits.max_body to at most %d",
-				b.cfg.Limits.MaxBody, need, have, max(maxBody, 0)),
+				b.cfg.Limits.MaxBody, need, have, maxBody),
 		}}}
 	}
 	return nil
@@ -235,39 +235,36 @@ func (b *Bridge) announce() {
 	}
 	// The log gets the URLs with the token redacted; only the banner shows
 	// a token, and only the one dtbridge generated.
-	urls := make([]string, 0, len(b.table.Specs()))
-	for _, s := range b.table.Specs() {
-		urls = append(urls, base+"/v1/webhooks/doubletick/"+s.Name)
-	}
-	query := ""
-	if b.token != "" || len(b.cfg.Auth.Tokens) > 0 {
-		query = "?" + auth.QueryParam + "="
-	}
-	logged := make([]string, len(urls))
-	for i, u := range urls {
-		logged[i] = u
-		if query != "" {
-			logged[i] += query + "REDACTED"
-		}
-	}
-	b.logger.Info("webhook URLs, one per DoubleTick event", zap.Strings("urls", logged))
+	b.logger.Info("webhook URLs, one per DoubleTick event", zap.Strings("urls", b.webhookURLs(base, config.Redaction)))
 	if b.banner == nil {
 		return
 	}
-	switch {
-	case b.token != "":
-		query += b.token
-	case query != "":
-		query += "<one of auth.tokens>"
+	token := b.token
+	if token == "" {
+		token = "<one of auth.tokens>"
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nPaste one URL per event into DoubleTick (Settings → Webhooks → New Webhook):\n\n")
-	for i, s := range b.table.Specs() {
-		fmt.Fprintf(&sb, "  %-28s %s%s\n", s.Name, urls[i], query)
+	for i, u := range b.webhookURLs(base, token) {
+		fmt.Fprintf(&sb, "  %-28s %s\n", b.table.Specs()[i].Name, u)
 	}
 	fmt.Fprintf(&sb, "\nEvents arrive on NATS %s as %s.<channel>.<type>, e.g. nats sub '%s.*.conversation.closed'\n\n",
 		b.natsURL(), b.cfg.Subject.Prefix, b.cfg.Subject.Prefix)
 	_, _ = io.WriteString(b.banner, sb.String())
+}
+
+// webhookURLs lists one URL per event, in table order, ending in
+// ?token={token} when deliveries authenticate with a token.
+func (b *Bridge) webhookURLs(base, token string) []string {
+	query := ""
+	if b.token != "" || len(b.cfg.Auth.Tokens) > 0 {
+		query = "?" + auth.QueryParam + "=" + token
+	}
+	urls := make([]string, 0, len(b.table.Specs()))
+	for _, s := range b.table.Specs() {
+		urls = append(urls, base+"/v1/webhooks/doubletick/"+s.Name+query)
+	}
+	return urls
 }
 
 func (b *Bridge) natsURL() string {
