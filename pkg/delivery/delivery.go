@@ -1,10 +1,8 @@
 package delivery
 
 import (
-	"crypto/sha256"
 	"embed"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -183,14 +181,6 @@ func (c *Converter) Quarantine(r Rejected) (Message, error) {
 	if err != nil {
 		return Message{}, fmt.Errorf("quarantine %s: %w", r.Reason, err)
 	}
-	h := sha256.New()
-	for _, part := range []string{r.Reason, r.Event, r.Route} {
-		h.Write([]byte(part))
-		h.Write([]byte{0})
-	}
-	h.Write(r.Raw)
-	sum := h.Sum(nil)
-
 	ev := envelope.New()
 	ev.ID = c.newID()
 	ev.Source = "dtbridge/quarantine"
@@ -201,7 +191,7 @@ func (c *Converter) Quarantine(r Rejected) (Message, error) {
 	if ch, ok := doubletick.ParseChannel(r.Channel); ok {
 		ev.Channel = string(ch)
 	}
-	ev.DedupKey = "quarantine." + r.Reason + ":" + hex.EncodeToString(sum[:16])
+	ev.DedupKey = "quarantine." + r.Reason + ":" + envelope.DedupHash([]byte(r.Reason), []byte(r.Event), []byte(r.Route), r.Raw)
 	ev.ReceivedAt = r.ReceivedAt
 	ev.TraceParent = r.TraceParent
 	ev.Data = data

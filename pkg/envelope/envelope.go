@@ -2,6 +2,8 @@ package envelope
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -301,3 +303,17 @@ func Quote(s string) string { return string(appendString(nil, s)) }
 
 var _ json.Marshaler = Event{}
 var _ json.Unmarshaler = (*Event)(nil)
+
+// DedupHash is the hash part of a dedup key: the first 128 bits of SHA-256
+// over parts, each followed by a NUL byte, in hex. Every dedup key dtbridge
+// makes (events and quarantine entries) uses it, so keys are header-safe and
+// bounded whatever the parts are.
+func DedupHash(parts ...[]byte) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write(p)
+		h.Write([]byte{0})
+	}
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+}
