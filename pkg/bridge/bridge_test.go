@@ -126,7 +126,7 @@ func TestRedelivery(t *testing.T) {
 // quarantine subject: the sender must not retry.
 func TestUnclassifiedIsQuarantinedAndAccepted(t *testing.T) {
 	h := start(t, nil, nil)
-	body := fixture(t, "ADD_TAG", "default") // not in this release's event table
+	body := fixture(t, "CALL_TO_WHATSAPP_MESSAGE_RECEIVED", "default") // never inferred: it is also a MESSAGE_RECEIVED
 	r := h.post("/v1/webhooks/doubletick", "application/json", body)
 	if r.status != 202 || r.ack.Subject != "doubletick.quarantine.unclassified" || r.ack.Type != "io.dtbridge.quarantine.v1" {
 		t.Fatalf("%d %+v", r.status, r.ack)

@@ -35,13 +35,14 @@ func ParseChannel(name string) (Channel, bool) {
 	return c, ok
 }
 
-// channelOf decides an event's channel: the payload's channelType or
-// integrationType first, then the URL's ?channel= hint, then
+// channelOf decides an event's channel: the payload's channelType,
+// integrationType or channel (PSTN calls) first, then the URL's ?channel=
+// hint, then the event's own channel (web for widget leads), then
 // [DefaultChannel]. A value the payload sends that is not a known channel
 // becomes [Generic] (the original stays in data.raw): contract §3 allows only
 // the five channels, and an unknown value must not invent subject tokens.
-func channelOf(p Payload, hint string) Channel {
-	for _, k := range []string{"channelType", "integrationType"} {
+func channelOf(p Payload, hint string, eventDefault Channel) Channel {
+	for _, k := range []string{"channelType", "integrationType", "channel"} {
 		if v, ok := p.String(k); ok && v != "" {
 			if c, ok := ParseChannel(v); ok {
 				return c
@@ -51,6 +52,9 @@ func channelOf(p Payload, hint string) Channel {
 	}
 	if c, ok := ParseChannel(hint); ok {
 		return c
+	}
+	if eventDefault != "" {
+		return eventDefault
 	}
 	return DefaultChannel
 }

@@ -1,19 +1,30 @@
 package doubletick
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
-// Classify decides which event a delivery on the inferred route is, with
-// this precedence:
+// Classify decides which event a delivery on the inferred route is. The
+// precedence, strongest evidence first:
 //
 //  1. An explicit event field: `event` (calls, groups, agent presence,
-//     templates, notes) or `eventType` (SLA). A value that names a row's
-//     [EventSpec.EventValues] decides; a value no row claims is unclassified
-//     (the payload says what it is, and we do not know it).
-//  2. Discriminating evidence: every row's [EventSpec.Evidence] is asked;
-//     exactly one must claim the payload.
+//     templates as "TEMPLATE_STATUS_UPDATE", notes as "note-created"…) or
+//     `eventType` (SLA). A value that names a row's [EventSpec.EventValues]
+//     decides; a value no row claims is unclassified (the payload says what
+//     it is, and we do not know it).
+//  2. A discriminating flag ([Flag]): closeConversation, conversationOpened,
+//     tagAdded, tagRemoved, newLead, verified.
+//  3. A shape ([Shape]): a combination of fields only one documented event
+//     has (a message with dtMessageId, a status with statusTimestamp…).
 //
-// Anything else — no row claims it, or two rows do — is [ErrUnclassified]:
-// the delivery is quarantined, never guessed.
+// Within a level exactly one row must claim the payload. Anything else — no
+// row claims it, or two rows of the same level do — is [ErrUnclassified]:
+// the delivery is quarantined, never guessed, because a wrong type is worse
+// than quarantine. Events whose body cannot be told apart from another's
+// (CALL_TO_WHATSAPP_MESSAGE_RECEIVED vs MESSAGE_RECEIVED) and events with
+// undocumented payloads have no evidence and are only accepted on their own
+// URL.
 func (t *Table) Classify(p Payload) (*EventSpec, error) {
 	for _, field := range []string{"event", "eventType"} {
 		v, ok := p.String(field)
@@ -25,19 +36,24 @@ func (t *Table) Classify(p Payload) (*EventSpec, error) {
 		}
 		return nil, fmt.Errorf("%w: %s %q is not a known event", ErrUnclassified, field, v)
 	}
-	var match *EventSpec
-	for i := range t.specs {
-		s := &t.specs[i]
-		if s.Evidence == nil || !s.Evidence(p) {
+	for _, kind := range []EvidenceKind{Flag, Shape} {
+		var matches []string
+		var match *EventSpec
+		for i := range t.specs {
+			s := &t.specs[i]
+			if s.EvidenceKind != kind || !s.Evidence(p) {
+				continue
+			}
+			match = s
+			matches = append(matches, s.Name)
+		}
+		switch len(matches) {
+		case 0:
 			continue
+		case 1:
+			return match, nil
 		}
-		if match != nil {
-			return nil, fmt.Errorf("%w: payload fits both %s and %s", ErrUnclassified, match.Name, s.Name)
-		}
-		match = s
+		return nil, fmt.Errorf("%w: payload fits %s", ErrUnclassified, strings.Join(matches, " and "))
 	}
-	if match == nil {
-		return nil, fmt.Errorf("%w: no event matches the payload's fields", ErrUnclassified)
-	}
-	return match, nil
+	return nil, fmt.Errorf("%w: no event matches the payload's fields", ErrUnclassified)
 }

@@ -1,12 +1,15 @@
 package doubletick_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/dtbridge/dtbridge/pkg/doubletick"
 )
@@ -125,6 +128,47 @@ func TestClassify(t *testing.T) {
 		{"one true one false", `{"closeConversation":false,"conversationOpened":true}`, "CONVERSATION_OPENED"},
 		{"no evidence", `{"customerName":"x"}`, ""},
 		{"empty object", `{}`, ""},
+
+		// Level 1: the payload's own event field.
+		{"note event", `{"event":"note-created","noteId":"n"}`, "CUSTOMER_NOTE_CREATED"},
+		{"template event", `{"event":"TEMPLATE_STATUS_UPDATE"}`, "TEMPLATE_UPDATE"},
+		{"subscription name is not the template's event value", `{"event":"TEMPLATE_UPDATE"}`, ""},
+		{"sla eventType", `{"eventType":"ON_SLA_ESCALATED_PUBLIC","escalationLevel":1}`, "ON_SLA_ESCALATED_PUBLIC"},
+		{"call event", `{"event":"CALL_ENDED","callId":"c"}`, "CALL_ENDED"},
+		{"group event", `{"event":"GROUP_PARTICIPANT_LEFT"}`, "GROUP_PARTICIPANT_LEFT"},
+		{"agent status names itself", `{"event":"ASSIGNED_AGENT_STATUS_CHANGED","status":"ONLINE","messageId":"m","statusTimestamp":"t"}`, "ASSIGNED_AGENT_STATUS_CHANGED"},
+		{"event field beats a flag", `{"event":"note-deleted","closeConversation":true}`, "CUSTOMER_NOTE_DELETED"},
+
+		// Level 2: flags, before shapes.
+		{"flag beats shape", `{"closeConversation":true,"chatId":"c","assignedUserId":"u"}`, "CLOSE_CONVERSATION"},
+		{"two flags", `{"tagAdded":true,"newLead":true}`, ""},
+		{"verified widget lead", `{"verified":true,"whatsappNumber":"+91","data":[{"field":"a","value":"b"}]}`, "VERIFIED_WIDGET_LEAD_RECEIVED"},
+		{"verified with extra fields", `{"verified":true,"whatsappNumber":"+91","data":[{"field":"a","value":"b"}],"x":1}`, ""},
+
+		// Level 3: shapes.
+		{"message", `{"message":{"type":"TEXT"},"dtMessageId":"d","from":"9","to":"1"}`, "MESSAGE_RECEIVED"},
+		{"message with ad referral is ambiguous", `{"message":{"type":"TEXT"},"dtMessageId":"d","from":"9","to":"1","referralObject":{}}`, ""},
+		{"group message", `{"message":{"type":"TEXT"},"dtMessageId":"d","from":"9","to":"1","type":"wa_group"}`, "WA_GROUP_MESSAGE_RECEIVED"},
+		{"group message with referral", `{"message":{},"dtMessageId":"d","from":"9","to":"1","type":"wa_group","referralObject":{}}`, ""},
+		{"message of an unknown type", `{"message":{"type":"TEXT"},"dtMessageId":"d","from":"9","to":"1","type":"broadcast"}`, ""},
+		{"message without DoubleTick id", `{"message":{"type":"TEXT"},"from":"9","to":"1","messageId":"m"}`, ""},
+		{"status", `{"status":"DELIVERED","statusTimestamp":"t","messageId":"m"}`, "MESSAGE_STATUS_UPDATE"},
+		{"agent presence status without event", `{"status":"ONLINE","statusTimestamp":"t","messageId":"m"}`, ""},
+		{"status without time", `{"status":"READ","messageId":"m"}`, ""},
+		{"permission reply", `{"response":"accept","responseSource":"user_initiated","messageId":"m","from":"+9","to":"+1"}`, "CALL_PERMISSION_REPLY_RECEIVED"},
+		{"permission reply with a message", `{"response":"accept","responseSource":"u","messageId":"m","message":{}}`, ""},
+		{"assigned", `{"chatId":"c","assignedUserId":"u","dtCustomerId":"x"}`, "CHAT_ASSIGNED_TO_AGENT"},
+		{"unassigned", `{"chatId":"c","dtCustomerId":"x","wabaNumber":"+1"}`, "CHAT_UNASSIGNED"},
+		{"unassigned shape with more fields", `{"chatId":"c","dtCustomerId":"x","isOpen":true}`, ""},
+		{"custom field", `{"customFieldEventType":"ATTRIBUTE_SET","customFieldId":"f"}`, "UPDATE_CUSTOMER_CUSTOM_FIELD"},
+		{"custom field unknown change", `{"customFieldEventType":"ATTRIBUTE_RENAMED","customFieldId":"f"}`, ""},
+		{"cost", `{"conversationId":"c","conversationType":"SERVICE","cost":0.1}`, "CONVERSATION_COST_DEDUCTED"},
+		{"cost as a string", `{"conversationId":"c","conversationType":"SERVICE","cost":"0.1"}`, "CONVERSATION_COST_DEDUCTED"},
+		{"widget lead", `{"data":[{"field":"name","value":"R"}]}`, "WIDGET_LEAD_RECEIVED"},
+		{"widget lead empty form", `{"data":[]}`, ""},
+		{"data that is not a form", `{"data":[1,2]}`, ""},
+		{"two shapes", `{"chatId":"c","assignedUserId":"u","status":"SENT","statusTimestamp":"t","messageId":"m"}`, ""},
+		{"cloud api body", `{"object":"whatsapp_business_account","entry":[]}`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -279,7 +323,9 @@ func TestCustomerID(t *testing.T) {
 }
 
 func TestNewTable(t *testing.T) {
-	norm := func(doubletick.Payload, doubletick.Channel) any { return struct{}{} }
+	norm := func(doubletick.Payload, doubletick.Channel) doubletick.Normal {
+		return doubletick.Normal{Data: struct{}{}}
+	}
 	row := func(name, typ string, aliases ...string) doubletick.EventSpec {
 		return doubletick.EventSpec{Name: name, Type: typ, Version: 1, Aliases: aliases, Normalize: norm}
 	}
@@ -356,7 +402,10 @@ func FuzzConvert(f *testing.F) {
 	if len(files) == 0 {
 		f.Fatalf("no fixtures match %s", fixtureGlob)
 	}
-	events := []string{"", "CLOSE_CONVERSATION", "CONVERSATION_OPENED", "nope"}
+	events := []string{"", "nope"}
+	for _, s := range doubletick.Default().Specs() {
+		events = append(events, s.Name)
+	}
 	for _, file := range files {
 		body, err := os.ReadFile(file)
 		if err != nil {
@@ -367,6 +416,7 @@ func FuzzConvert(f *testing.F) {
 		}
 	}
 	tbl := doubletick.Default()
+	schemas := compileSchemas(f, tbl)
 	f.Fuzz(func(t *testing.T, event string, body []byte) {
 		n, err := tbl.Convert(event, body, doubletick.Hints{})
 		if err != nil {
@@ -392,5 +442,35 @@ func FuzzConvert(f *testing.F) {
 		if _, ok := d["raw"]; !ok {
 			t.Fatalf("Convert(%q, %q) Data has no raw member:\n%s", event, body, n.Data)
 		}
+		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(n.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := schemas[n.Spec.SchemaName()].Validate(inst); err != nil {
+			t.Fatalf("Convert(%q, %q) data does not match its schema: %v\n%s", event, body, err, n.Data)
+		}
 	})
+}
+
+// compileSchemas compiles every row's embedded schema with a maintained
+// JSON Schema (draft 2020-12) validator.
+func compileSchemas(tb testing.TB, tbl *doubletick.Table) map[string]*jsonschema.Schema {
+	tb.Helper()
+	c := jsonschema.NewCompiler()
+	out := map[string]*jsonschema.Schema{}
+	for _, s := range tbl.Specs() {
+		b, _ := tbl.Schema(s.SchemaName())
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+		if err != nil {
+			tb.Fatalf("%s: %v", s.SchemaName(), err)
+		}
+		url := "urn:dtbridge:schema:" + s.SchemaName()
+		if err := c.AddResource(url, doc); err != nil {
+			tb.Fatal(err)
+		}
+		if out[s.SchemaName()], err = c.Compile(url); err != nil {
+			tb.Fatalf("%s: %v", s.SchemaName(), err)
+		}
+	}
+	return out
 }

@@ -2,11 +2,12 @@ package doubletick
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/dtbridge/dtbridge/pkg/envelope"
 )
 
 // Hints are what the URL says about a delivery besides its body.
@@ -59,17 +60,13 @@ func (t *Table) Convert(eventName string, body []byte, h Hints) (Normalized, err
 }
 
 func (s *EventSpec) normalize(p Payload, body []byte, h Hints) (Normalized, error) {
-	n := Normalized{Spec: s, Channel: channelOf(p, h.Channel), DedupKey: s.dedupKey(p)}
-	if s.Account != nil {
-		n.Account = s.Account(p)
-	}
-	if s.Subject != nil {
-		n.Subject = s.Subject(p)
-	}
+	ch := channelOf(p, h.Channel, s.Channel)
+	norm := s.Normalize(p, ch)
+	n := Normalized{Spec: s, Channel: ch, Account: norm.Account, Subject: norm.Subject, DedupKey: s.dedupKey(p)}
 	if s.TimeField != "" {
 		n.Time, _ = p.Time(s.TimeField)
 	}
-	data, err := buildData(n.Channel, s.Normalize(p, n.Channel), body)
+	data, err := buildData(ch, norm.Data, body)
 	if err != nil {
 		return Normalized{}, fmt.Errorf("normalize %s: %w", s.Name, err)
 	}
@@ -109,22 +106,31 @@ func buildData(ch Channel, normalized any, body []byte) ([]byte, error) {
 // hashed in, so different types never share a key, and the hash keeps the
 // key header-safe and bounded (128 bits, hex).
 func (s *EventSpec) dedupKey(p Payload) string {
-	h := sha256.New()
-	h.Write([]byte(s.Type))
-	h.Write([]byte{0})
-	kind := "b"
-	if s.NaturalKey != nil {
-		if parts := s.NaturalKey(p); parts != nil {
-			kind = "n"
-			for _, part := range parts {
-				h.Write([]byte(part))
-				h.Write([]byte{0})
-			}
+	if parts, ok := s.naturalKey(p); ok {
+		return s.Type + ":n:" + envelope.DedupHash(parts...)
+	}
+	return s.Type + ":b:" + envelope.DedupHash([]byte(s.Type), p.canonical())
+}
+
+// naturalKey returns the type and the values of the Key fields; ok is false
+// when the event has no natural key or a required field is missing or empty.
+func (s *EventSpec) naturalKey(p Payload) ([][]byte, bool) {
+	if len(s.Key) == 0 {
+		return nil, false
+	}
+	parts := make([][]byte, 0, len(s.Key)+1)
+	parts = append(parts, []byte(s.Type))
+	for _, k := range s.Key {
+		name, optional := strings.CutSuffix(k, "?")
+		v := p.NonEmpty(name)
+		if v == nil && !optional {
+			return nil, false
 		}
+		if v == nil {
+			parts = append(parts, nil)
+			continue
+		}
+		parts = append(parts, []byte(*v))
 	}
-	if kind == "b" {
-		h.Write(p.canonical())
-	}
-	sum := h.Sum(nil)
-	return s.Type + ":" + kind + ":" + hex.EncodeToString(sum[:16])
+	return parts, true
 }

@@ -97,3 +97,80 @@ func (p Payload) canonical() []byte {
 
 // upper is strings.ToUpper for the enum-like fields DoubleTick sends.
 func upper(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
+
+// Object returns the JSON object at key, nil when absent or not an object.
+func (p Payload) Object(key string) Payload {
+	m, _ := p[key].(map[string]any)
+	return m
+}
+
+// Array returns the JSON array at key, nil when absent or not an array.
+func (p Payload) Array(key string) []any {
+	a, _ := p[key].([]any)
+	return a
+}
+
+// NonEmpty is [Payload.Nullable] with "" read as absent: DoubleTick sends ""
+// for fields that do not apply yet (call times, rejection reasons).
+func (p Payload) NonEmpty(key string) *string {
+	if s := p.Nullable(key); s != nil && *s != "" {
+		return s
+	}
+	return nil
+}
+
+// Bool returns the JSON boolean at key, nil when absent or not a boolean.
+func (p Payload) Bool(key string) *bool {
+	if b, ok := p[key].(bool); ok {
+		return &b
+	}
+	return nil
+}
+
+// Number returns the number at key as written; a string holding a JSON
+// number is accepted too (some integrations send coordinates as strings).
+// Nil when absent or not a number.
+func (p Payload) Number(key string) *json.Number {
+	switch v := p[key].(type) {
+	case json.Number:
+		return &v
+	case string:
+		n := json.Number(strings.TrimSpace(v))
+		if _, err := n.Float64(); err == nil && json.Valid([]byte(n)) {
+			return &n
+		}
+	}
+	return nil
+}
+
+// Raw returns the value at key re-encoded as JSON, nil when absent or null.
+// It is for sub-objects passed through unchanged (contacts, flow responses).
+func (p Payload) Raw(key string) json.RawMessage {
+	v, ok := p[key]
+	if !ok || v == nil {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("doubletick: re-encode %s: %v", key, err)) // decoded JSON always re-encodes
+	}
+	return b
+}
+
+// KeysWithin reports whether every key of p is in allowed: a closed-world
+// check for classification evidence that is only a shape.
+func (p Payload) KeysWithin(allowed ...string) bool {
+	for k := range p {
+		found := false
+		for _, a := range allowed {
+			if k == a {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}

@@ -19,7 +19,15 @@ func TestREADMEEventTable(t *testing.T) {
 		t.Fatal("README.md has no events:begin / events:end markers")
 	}
 	got := s[strings.Index(s[begin:], "\n")+begin+1 : end]
-	if want := Default().Markdown("doubletick"); got != want {
-		t.Errorf("README event table is out of date; replace it with:\n%s", want)
+	want := Default().Markdown("doubletick")
+	if *update {
+		s = s[:end-len(got)] + want + s[end:]
+		if err := os.WriteFile("../../README.md", []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if got != want {
+		t.Errorf("README event table is out of date; run go test ./pkg/doubletick -update; want:\n%s", want)
 	}
 }

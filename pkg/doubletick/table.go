@@ -23,27 +23,68 @@ type EventSpec struct {
 	// field that name this event (e.g. "note-created", "TEMPLATE_STATUS_UPDATE").
 	EventValues []string
 	// Evidence reports whether a payload carries this event's discriminating
-	// fields, for the inferred route. Nil: never inferred (the event can only
-	// arrive on its own URL).
+	// fields, for the inferred route. Nil: never inferred from the body's
+	// shape (the event arrives on its own URL, or names itself in EventValues).
 	Evidence func(Payload) bool
+	// EvidenceKind ranks Evidence for [Table.Classify]: a [Flag] (a boolean
+	// DoubleTick sets only on this event) before a [Shape] (a combination of
+	// fields).
+	EvidenceKind EvidenceKind
+	// EvidenceDoc says what Evidence looks for, for the README; required
+	// with Evidence.
+	EvidenceDoc string
 	// Normalize returns the event's normalized fields (everything in `data`
-	// except channel and raw) as a JSON-encodable value.
-	Normalize func(Payload, Channel) any
-	// NaturalKey returns the parts of the event's natural idempotency key, or
-	// nil when DoubleTick gives none (the dedup key is then a hash of the type
-	// and the canonical body).
-	NaturalKey func(Payload) []string
-	// KeyDoc describes NaturalKey for the README ("`dtMessageId`").
-	KeyDoc string
+	// except channel and raw) and the identities they name.
+	Normalize func(Payload, Channel) Normal
+	// Key names the payload fields that make the event's natural idempotency
+	// key (catalog §3.8), e.g. {"messageId", "status"}. A name ending in "?"
+	// may be absent. When Key is empty, or a required field is missing, the
+	// dedup key is a hash of the type and the canonical body.
+	Key []string
 	// TimeField names the payload field holding the event's own time, if any.
 	TimeField string
-	// Account returns the business account (WABA number or Instagram handle)
-	// the event belongs to, if the payload says.
-	Account func(Payload) string
-	// Subject returns the CloudEvents subject (the DoubleTick customer id).
-	Subject func(Payload) string
+	// Channel is the event's channel when neither the payload nor the URL
+	// names one ("" = [DefaultChannel]); the web widget's events are "web".
+	Channel Channel
 	// Summary is one line for the README's event table.
 	Summary string
+}
+
+// EvidenceKind is how strong a row's classification evidence is.
+type EvidenceKind int
+
+// Evidence kinds, strongest first.
+const (
+	// Flag evidence is a discriminating boolean (closeConversation: true).
+	Flag EvidenceKind = iota + 1
+	// Shape evidence is a combination of fields that no other documented
+	// event has.
+	Shape
+)
+
+// Normal is what an event's normalizer returns.
+type Normal struct {
+	// Data is the normalized fields: a struct whose JSON members become
+	// data's members beside channel and raw.
+	Data any
+	// Account is the business account (WhatsApp Business number or Instagram
+	// handle) for the {account} subject placeholder and the CloudEvents
+	// source; "" when the payload does not say.
+	Account string
+	// Subject is the CloudEvents subject: the DoubleTick customer id, "" if none.
+	Subject string
+}
+
+// KeyDoc describes the dedup key for the README.
+func (s *EventSpec) KeyDoc() string {
+	if len(s.Key) == 0 {
+		return "hash of type + canonical body"
+	}
+	parts := make([]string, len(s.Key))
+	for i, k := range s.Key {
+		parts[i] = "`" + strings.TrimSuffix(k, "?") + "`"
+	}
+	return strings.Join(parts, " + ")
 }
 
 // CEType is the CloudEvents type: io.doubletick.{type}.v{N}.
@@ -76,6 +117,9 @@ func NewTable(specs []EventSpec) (*Table, error) {
 		s := &t.specs[i]
 		if s.Name == "" || s.Type == "" || s.Version < 1 || s.Normalize == nil {
 			return nil, fmt.Errorf("event table row %d (%q): name, type, version and normalize are required", i, s.Name)
+		}
+		if (s.Evidence == nil) != (s.EvidenceDoc == "") || (s.Evidence == nil) != (s.EvidenceKind == 0) {
+			return nil, fmt.Errorf("event table row %q: evidence, its kind and its doc go together", s.Name)
 		}
 		for _, n := range append([]string{s.Name, s.Type}, s.Aliases...) {
 			k := strings.ToUpper(n)
@@ -129,15 +173,32 @@ func (t *Table) BySchema(name string) (*EventSpec, bool) {
 // cannot drift from the code (a test compares them).
 func (t *Table) Markdown(prefix string) string {
 	var b strings.Builder
-	b.WriteString("| DoubleTick event | CloudEvents type | subject (example) | dedup key |\n")
-	b.WriteString("|---|---|---|---|\n")
+	b.WriteString("| DoubleTick event | CloudEvents type | subject (example) | dedup key | inferred route |\n")
+	b.WriteString("|---|---|---|---|---|\n")
 	for i := range t.specs {
 		s := &t.specs[i]
-		key := "hash of type + canonical body"
-		if s.NaturalKey != nil {
-			key = s.KeyDoc
+		ch := s.Channel
+		if ch == "" {
+			ch = DefaultChannel
 		}
-		fmt.Fprintf(&b, "| `%s` | `%s` | `%s.whatsapp.%s` | %s |\n", s.Name, s.CEType(), prefix, s.Type, key)
+		fmt.Fprintf(&b, "| `%s` | `%s` | `%s.%s.%s` | %s | %s |\n", s.Name, s.CEType(), prefix, ch, s.Type, s.KeyDoc(), s.inferDoc())
 	}
 	return b.String()
+}
+
+// inferDoc says how the inferred route recognizes the event, for the README.
+func (s *EventSpec) inferDoc() string {
+	switch {
+	case len(s.EventValues) > 0:
+		vals := make([]string, len(s.EventValues))
+		for i, v := range s.EventValues {
+			vals[i] = "`" + v + "`"
+		}
+		return "1: event field " + strings.Join(vals, ", ")
+	case s.EvidenceKind == Flag:
+		return "2: flag " + s.EvidenceDoc
+	case s.EvidenceKind == Shape:
+		return "3: shape " + s.EvidenceDoc
+	}
+	return "never: quarantined"
 }
