@@ -9,7 +9,7 @@ FUZZTIME  ?= 5s
 # Domain packages that must not import transports (house style G2).
 DOMAIN    := ./pkg/envelope ./pkg/doubletick ./pkg/subject ./pkg/delivery
 
-.PHONY: all build run test unit fuzz lint bench clean
+.PHONY: all build run test unit fuzz lint bench golden clean
 
 all: build
 
@@ -33,6 +33,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSubjectToken$$' -fuzztime $(FUZZTIME) ./pkg/subject
 	$(GO) test -run '^$$' -fuzz '^FuzzConvert$$' -fuzztime $(FUZZTIME) ./pkg/doubletick
 	$(GO) test -run '^$$' -fuzz '^FuzzAppendString$$' -fuzztime $(FUZZTIME) ./pkg/envelope
+
+## golden: regenerate what is generated from the event table: JSON Schemas, the README event table, golden envelopes
+golden:
+	$(GO) test ./pkg/doubletick ./pkg/delivery -update
+	$(GO) test ./pkg/doubletick ./pkg/delivery
 
 ## lint: go vet, gofmt, and the domain/transport import rule
 lint:

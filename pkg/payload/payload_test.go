@@ -9,6 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -278,7 +281,14 @@ func FuzzRead(f *testing.F) {
 	for _, s := range seeds {
 		f.Add([]byte(s.body), s.ct, int64(len(s.body)))
 	}
-	const maxBody = 256
+	// Every DoubleTick fixture, as JSON and as the form DoubleTick's
+	// FORM_DATA setting might send (top-level members as fields).
+	for _, fx := range fixtureBodies(f) {
+		f.Add(fx, "application/json", int64(len(fx)))
+		form := formOf(f, fx)
+		f.Add([]byte(form), "application/x-www-form-urlencoded", int64(len(form)))
+	}
+	const maxBody = 2048
 	lim := Limits{MaxBody: maxBody, MaxParts: 8}
 	f.Fuzz(func(t *testing.T, body []byte, ct string, contentLength int64) {
 		r := httptest.NewRequest(http.MethodPost, "/hook", bytes.NewReader(body))
@@ -304,4 +314,42 @@ func FuzzRead(f *testing.F) {
 			t.Fatalf("Raw differs from body")
 		}
 	})
+}
+
+// fixtureBodies reads every DoubleTick fixture.
+func fixtureBodies(tb testing.TB) [][]byte {
+	tb.Helper()
+	paths, err := filepath.Glob("../../testdata/fixtures/*/*.json")
+	if err != nil || len(paths) == 0 {
+		tb.Fatalf("no fixtures: %v", err)
+	}
+	var out [][]byte
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// formOf encodes a JSON object's top-level members as a urlencoded form:
+// strings as they are, everything else as its JSON text.
+func formOf(tb testing.TB, body []byte) string {
+	tb.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		tb.Fatal(err)
+	}
+	v := url.Values{}
+	for k, raw := range m {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			v.Set(k, s)
+		} else {
+			v.Set(k, string(raw))
+		}
+	}
+	return v.Encode()
 }
