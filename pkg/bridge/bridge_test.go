@@ -26,8 +26,13 @@ import (
 // delivery, and a wildcard subscriber receives it live.
 func TestSeedDelivery(t *testing.T) {
 	h := start(t, nil, nil)
-	sub, err := h.srv.Conn(t).SubscribeSync("doubletick.*.conversation.closed")
+	nc := h.srv.Conn(t)
+	sub, err := nc.SubscribeSync("doubletick.*.conversation.closed")
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The server knows of the subscription only after a round trip.
+	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	body := fixture(t, "CLOSE_CONVERSATION", "instagram")

@@ -57,3 +57,33 @@ func (t *Table) Classify(p Payload) (*EventSpec, error) {
 	}
 	return nil, fmt.Errorf("%w: no event matches the payload's fields", ErrUnclassified)
 }
+
+// contradicts reports a delivery whose URL names spec but whose body says,
+// with the strong evidence of levels 1 and 2, that it is another event: its
+// own event field names another known event, or another event's flag is set
+// while spec's own flag (if it has one) is not. Such a delivery is a
+// misconfigured webhook; storing it under either type could be wrong, so it
+// is [ErrUnclassified] and goes to quarantine. Shapes are not consulted: they
+// are too weak to overrule the URL.
+func (t *Table) contradicts(spec *EventSpec, p Payload) error {
+	for _, field := range []string{"event", "eventType"} {
+		v, ok := p.String(field)
+		if !ok || v == "" {
+			continue
+		}
+		if other, ok := t.byEventValue[v]; ok && other != spec {
+			return fmt.Errorf("%w: the URL names %s but the payload's %s is %q (%s)", ErrUnclassified, spec.Name, field, v, other.Name)
+		}
+		return nil
+	}
+	if spec.EvidenceKind == Flag && spec.Evidence(p) {
+		return nil
+	}
+	for i := range t.specs {
+		other := &t.specs[i]
+		if other != spec && other.EvidenceKind == Flag && other.Evidence(p) {
+			return fmt.Errorf("%w: the URL names %s but the payload is flagged as %s", ErrUnclassified, spec.Name, other.Name)
+		}
+	}
+	return nil
+}

@@ -474,3 +474,41 @@ func compileSchemas(tb testing.TB, tbl *doubletick.Table) map[string]*jsonschema
 	}
 	return out
 }
+
+// TestExplicitRouteContradiction: the URL decides, unless the body itself
+// says, by its event field or another event's flag, that it is something
+// else; then it is unclassified (quarantined), never stored as either.
+func TestExplicitRouteContradiction(t *testing.T) {
+	tbl := doubletick.Default()
+	tests := []struct {
+		name, event, body string
+		ok                bool
+	}{
+		{"agrees", "CLOSE_CONVERSATION", `{"closeConversation":true}`, true},
+		{"no evidence at all", "CLOSE_CONVERSATION", `{"dtCustomerId":"c"}`, true},
+		{"shape of another event", "CLOSE_CONVERSATION", `{"chatId":"c","assignedUserId":"u"}`, true},
+		{"unknown event field", "CALL_ENDED", `{"event":"CALL_TRANSFERRED"}`, true},
+		{"own event field", "CALL_ENDED", `{"event":"CALL_ENDED"}`, true},
+		{"passthrough with flags of its own", "CUSTOMER_BUSINESS_CHAT_OPEN", `{"chatId":"c","dtCustomerId":"x"}`, true},
+		{"ad referral copy of a message", "CALL_TO_WHATSAPP_MESSAGE_RECEIVED", `{"message":{},"dtMessageId":"d","from":"9","to":"1","referralObject":{}}`, true},
+		{"other event field", "CALL_ENDED", `{"event":"CALL_MISSED"}`, false},
+		{"note event on the wrong note URL", "CUSTOMER_NOTE_UPDATED", `{"event":"note-deleted"}`, false},
+		{"other flag", "CLOSE_CONVERSATION", `{"conversationOpened":true}`, false},
+		{"other flag on a shape event", "MESSAGE_RECEIVED", `{"newLead":true,"dtMessageId":"d"}`, false},
+		{"both flags", "CLOSE_CONVERSATION", `{"closeConversation":true,"conversationOpened":true}`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, err := tbl.Convert(tt.event, []byte(tt.body), doubletick.Hints{})
+			if tt.ok {
+				if err != nil || n.Spec.Name != tt.event {
+					t.Fatalf("Convert = %v, %v; want %s", n.Spec, err, tt.event)
+				}
+				return
+			}
+			if !errors.Is(err, doubletick.ErrUnclassified) {
+				t.Fatalf("Convert = %v, %v; want ErrUnclassified", n.Spec, err)
+			}
+		})
+	}
+}

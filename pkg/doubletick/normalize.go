@@ -37,7 +37,8 @@ type Normalized struct {
 // Convert classifies (when eventName is "") or looks up (otherwise) a
 // delivery and normalizes it. Errors: [ErrUnknownEvent] for an event name not
 // in the table, [*MalformedError] for a body that is not a JSON object,
-// [ErrUnclassified] when the inferred route cannot decide.
+// [ErrUnclassified] when the inferred route cannot decide, or when the body
+// says it is another event than the URL names (see [Table.contradicts]).
 func (t *Table) Convert(eventName string, body []byte, h Hints) (Normalized, error) {
 	var spec *EventSpec
 	if eventName != "" {
@@ -55,6 +56,8 @@ func (t *Table) Convert(eventName string, body []byte, h Hints) (Normalized, err
 		if spec, err = t.Classify(p); err != nil {
 			return Normalized{}, err
 		}
+	} else if err := t.contradicts(spec, p); err != nil {
+		return Normalized{}, err
 	}
 	return spec.normalize(p, body, h)
 }
