@@ -145,35 +145,25 @@ func (b Business) account() string {
 	return ""
 }
 
-// customerOf reads the customer. phone is where the customer's number is;
-// on Instagram that field holds the customer's handle instead (or null), and
-// customerHandle, when sent, wins.
+// customerOf reads the customer: its id, its name from name ("" = none),
+// and its phone from phone. On Instagram the party fields (from, to) hold
+// handles, so there the value becomes the handle (customerHandle wins when
+// sent) and a phone is only ever customerPhone's.
 func customerOf(p Payload, ch Channel, name string, phone phoneField) Customer {
-	c := Customer{
-		ID:     customerIDOf(p),
-		Handle: p.NonEmpty("customerHandle"),
-	}
+	c := Customer{ID: customerIDOf(p), Handle: p.NonEmpty("customerHandle")}
 	if name != "" {
 		c.Name = p.Nullable(name)
 	}
-	if phone.key == "" {
-		return c
-	}
 	v := p.Nullable(phone.key)
-	if ch == Instagram {
-		if c.Handle == nil {
-			c.Handle = v
-		}
-		if phone.key != "customerPhone" {
-			c.Phone = p.Nullable("customerPhone")
-		} else {
-			c.Phone = v
-		}
-		c.PhoneE164 = e164(c.Phone, e164Only, ch)
+	if ch != Instagram {
+		c.Phone, c.PhoneE164 = v, e164(v, phone.kind, ch)
 		return c
 	}
-	c.Phone = v
-	c.PhoneE164 = e164(v, phone.kind, ch)
+	c.Phone = p.Nullable("customerPhone")
+	c.PhoneE164 = e164(c.Phone, e164Only, ch)
+	if c.Handle == nil && phone.key != "customerPhone" {
+		c.Handle = v
+	}
 	return c
 }
 

@@ -56,7 +56,7 @@ func messageOf(m Payload) Message {
 	if m.Has("latitude") || m.Has("longitude") {
 		msg.Location = &Location{Latitude: m.Number("latitude"), Longitude: m.Number("longitude"), Name: m.Nullable("name"), Address: m.Nullable("address")}
 	}
-	if m.Has("payload") || (m.Has("id") && upperOf(m, "type") == "BUTTON") {
+	if upperOf(m, "type") == "BUTTON" || m.Has("payload") {
 		msg.Button = &Button{ID: m.Nullable("id"), Payload: m.Nullable("payload")}
 	}
 	return msg
