@@ -1,6 +1,7 @@
 package doubletick
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -51,6 +52,21 @@ type Time struct{ time.Time }
 // MarshalJSON writes the time as an RFC 3339 string in UTC.
 func (t Time) MarshalJSON() ([]byte, error) {
 	return []byte(strconv.Quote(t.UTC().Format(time.RFC3339Nano))), nil
+}
+
+// UnmarshalJSON reads an RFC 3339 string, so consumers can decode data into
+// the normalized types.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return fmt.Errorf("doubletick.Time: %s is not a JSON string", b)
+	}
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return fmt.Errorf("doubletick.Time: %w", err)
+	}
+	t.Time = v.UTC()
+	return nil
 }
 
 // timeOf reads an ISO-8601 timestamp; nil when absent, "" or unparseable

@@ -183,3 +183,46 @@ func (o obj) MarshalJSON() ([]byte, error) {
 	b.WriteByte('}')
 	return b.Bytes(), nil
 }
+
+// TestDataRoundTrip: the normalized types are also for consumers: the data
+// of every fixture decodes into its row's Go type and encodes back to the
+// same normalized fields.
+func TestDataRoundTrip(t *testing.T) {
+	tbl := Default()
+	paths, _ := filepath.Glob("../../testdata/fixtures/*/*.json")
+	for _, path := range paths {
+		body, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := tbl.Convert(filepath.Base(filepath.Dir(path)), body, Hints{})
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		want, err := json.Marshal(n.Spec.Normalize(mustParse(t, body), n.Channel).Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := reflect.New(reflect.TypeOf(n.Spec.Normalize(Payload{}, DefaultChannel).Data))
+		if err := json.Unmarshal(n.Data, v.Interface()); err != nil {
+			t.Errorf("%s: data does not decode into %s: %v", path, v.Type().Elem(), err)
+			continue
+		}
+		got, err := json.Marshal(v.Elem().Interface())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: round trip through %s changed the fields:\n got %s\nwant %s", path, v.Type().Elem(), got, want)
+		}
+	}
+}
+
+func mustParse(t *testing.T, body []byte) Payload {
+	t.Helper()
+	p, err := Parse(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
