@@ -1,11 +1,8 @@
 package doubletick
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 )
@@ -15,19 +12,9 @@ import (
 type Payload map[string]any
 
 // Parse decodes a delivery body. It fails with a [*MalformedError] when the
-// body is not a single JSON object.
-func Parse(body []byte) (Payload, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var p Payload
-	if err := dec.Decode(&p); err != nil || p == nil {
-		return nil, &MalformedError{Reason: "body is not a JSON object"}
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, &MalformedError{Reason: "body has data after the JSON object"}
-	}
-	return p, nil
-}
+// body is not a single JSON object. It is on every delivery's path, so it is
+// a single-pass parser (see decodeObject) rather than encoding/json.
+func Parse(body []byte) (Payload, error) { return decodeObject(body) }
 
 // Has reports whether key is present (even when null).
 func (p Payload) Has(key string) bool { _, ok := p[key]; return ok }
