@@ -71,6 +71,15 @@ func checkAgainstReference(t *testing.T, body []byte) {
 	if !reflect.DeepEqual(map[string]any(got), want) {
 		t.Fatalf("decodeObject(%.80q) = %v, encoding/json %v", body, got, want)
 	}
+	// The canonical form is valid JSON of the same value.
+	c := got.canonical()
+	again, ok := reference(c)
+	if !ok || !reflect.DeepEqual(again, want) {
+		t.Fatalf("canonical(%.80q) = %.80q, not the same JSON value", body, c)
+	}
+	if c2 := mustDecode(t, c).canonical(); !bytes.Equal(c, c2) {
+		t.Fatalf("canonical is not a fixed point: %.80q then %.80q", c, c2)
+	}
 }
 
 func FuzzDecodeObject(f *testing.F) {
@@ -119,4 +128,13 @@ func BenchmarkParse(b *testing.B) {
 			}
 		})
 	}
+}
+
+func mustDecode(t *testing.T, b []byte) Payload {
+	t.Helper()
+	p, err := decodeObject(b)
+	if err != nil {
+		t.Fatalf("decodeObject(%.80q): %v", b, err)
+	}
+	return p
 }

@@ -3,8 +3,12 @@ package doubletick
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dtbridge/dtbridge/pkg/envelope"
 )
 
 // Payload is a parsed delivery: the top-level JSON object, with numbers kept
@@ -71,15 +75,50 @@ func (p Payload) Time(key string) (time.Time, bool) {
 }
 
 // canonical returns the payload as canonical JSON: object keys sorted, no
-// insignificant whitespace, numbers as written. Key order and formatting of
-// the delivery do not change it.
-func (p Payload) canonical() []byte {
-	b, err := json.Marshal(map[string]any(p))
-	if err != nil {
-		// Every value came from json.Decoder, so it always re-encodes.
-		panic(fmt.Sprintf("doubletick: re-encode payload: %v", err))
+// insignificant whitespace, numbers as written, strings escaped as the
+// envelope escapes them. Key order and formatting of the delivery do not
+// change it, and different payloads never share it (it is the input of the
+// body-hash dedup key).
+func (p Payload) canonical() []byte { return appendCanonical(make([]byte, 0, 512), map[string]any(p)) }
+
+func appendCanonical(b []byte, v any) []byte {
+	switch v := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = envelope.AppendQuoted(b, k)
+			b = append(b, ':')
+			b = appendCanonical(b, v[k])
+		}
+		return append(b, '}')
+	case []any:
+		b = append(b, '[')
+		for i, e := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendCanonical(b, e)
+		}
+		return append(b, ']')
+	case string:
+		return envelope.AppendQuoted(b, v)
+	case json.Number:
+		return append(b, v...)
+	case bool:
+		return strconv.AppendBool(b, v)
+	case nil:
+		return append(b, "null"...)
 	}
-	return b
+	// Parse produces only the types above.
+	panic(fmt.Sprintf("doubletick: canonical: unexpected %T", v))
 }
 
 // upper is strings.ToUpper for the enum-like fields DoubleTick sends.

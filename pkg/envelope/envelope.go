@@ -301,6 +301,9 @@ func appendString(b []byte, s string) []byte {
 // `data` objects by hand with the same escaping rules as the envelope.
 func Quote(s string) string { return string(appendString(nil, s)) }
 
+// AppendQuoted appends s to b as a JSON string literal, escaped like [Quote].
+func AppendQuoted(b []byte, s string) []byte { return appendString(b, s) }
+
 var _ json.Marshaler = Event{}
 var _ json.Unmarshaler = (*Event)(nil)
 
