@@ -128,6 +128,10 @@ func TestMarshalGolden(t *testing.T) {
 	if string(got) != want {
 		t.Errorf("json.Marshal =\n%s\nwant\n%s", got, want)
 	}
+	encoded, err := e.Encode(nil)
+	if err != nil || string(encoded) != want {
+		t.Errorf("Encode = %s, %v; want the same bytes as MarshalJSON", encoded, err)
+	}
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -233,6 +237,25 @@ func TestAppendJSONRejectsInvalidData(t *testing.T) {
 	e.Data = json.RawMessage(`{"a":`)
 	if b, err := e.AppendJSON(nil); err == nil {
 		t.Fatalf("AppendJSON = %s, want an error for invalid data", b)
+	}
+}
+
+// TestEncodeValidates: Encode refuses what Validate refuses, naming the
+// attribute, and writes nothing.
+func TestEncodeValidates(t *testing.T) {
+	for name, mutate := range map[string]func(*envelope.Event){
+		"data":   func(e *envelope.Event) { e.Data = json.RawMessage(`{"a":`) },
+		"id":     func(e *envelope.Event) { e.ID = "" },
+		"time":   func(e *envelope.Event) { e.Time = time.Time{} },
+		"data[]": func(e *envelope.Event) { e.Data = json.RawMessage(`[1]`) },
+	} {
+		e := validEvent()
+		mutate(&e)
+		b, err := e.Encode(nil)
+		var ve envelope.ValidationError
+		if !errors.As(err, &ve) || b != nil {
+			t.Errorf("%s: Encode = %q, %v; want a ValidationError and no bytes", name, b, err)
+		}
 	}
 }
 
