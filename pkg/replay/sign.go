@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -49,4 +50,44 @@ func (s *Signer) Sign(h http.Header, id string, ts time.Time, body []byte) {
 	h.Set(HeaderWebhookID, id)
 	h.Set(HeaderWebhookTimestamp, strconv.FormatInt(ts.Unix(), 10))
 	h.Set(HeaderWebhookSignature, s.Signature(id, ts, body))
+}
+
+// Verification errors.
+var (
+	ErrRequiredHeaders     = errors.New("webhook: missing webhook-id, webhook-timestamp or webhook-signature")
+	ErrInvalidTimestamp    = errors.New("webhook: invalid webhook-timestamp")
+	ErrMessageTooOld       = errors.New("webhook: timestamp too old")
+	ErrMessageTooNew       = errors.New("webhook: timestamp too new")
+	ErrNoMatchingSignature = errors.New("webhook: no matching signature")
+)
+
+// Tolerance is how far webhook-timestamp may be from the verifier's clock.
+const Tolerance = 5 * time.Minute
+
+// Verify checks a received request's Standard Webhooks headers against the
+// raw body: the timestamp within [Tolerance] of now, and any one of the
+// space-delimited "v1,…" signatures matching (compared in constant time).
+func (s *Signer) Verify(h http.Header, body []byte, now time.Time) error {
+	id, tsRaw, sigs := h.Get(HeaderWebhookID), h.Get(HeaderWebhookTimestamp), h.Get(HeaderWebhookSignature)
+	if id == "" || tsRaw == "" || sigs == "" {
+		return ErrRequiredHeaders
+	}
+	sec, err := strconv.ParseInt(tsRaw, 10, 64)
+	if err != nil {
+		return ErrInvalidTimestamp
+	}
+	ts := time.Unix(sec, 0)
+	switch {
+	case now.Sub(ts) > Tolerance:
+		return ErrMessageTooOld
+	case ts.Sub(now) > Tolerance:
+		return ErrMessageTooNew
+	}
+	want := []byte(s.Signature(id, ts, body))
+	for _, sig := range strings.Fields(sigs) {
+		if hmac.Equal([]byte(sig), want) {
+			return nil
+		}
+	}
+	return ErrNoMatchingSignature
 }
