@@ -59,4 +59,3 @@ func TestSignerVerify(t *testing.T) {
 		})
 	}
 }
-
