@@ -137,10 +137,9 @@ func (r *running) msgs() uint64 {
 // (nats.url empty: embedded.listen is where it connects).
 func (r *running) replay(args ...string) (int, string, string) {
 	r.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	// No deadline: the shell's context has none either.
 	var stdout, stderr bytes.Buffer
-	code := cli.Run(ctx, append([]string{"replay", "--embedded.listen", r.natsAt}, args...), &stdout, &stderr)
+	code := cli.Run(context.Background(), append([]string{"replay", "--embedded.listen", r.natsAt}, args...), &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 

@@ -221,3 +221,29 @@ func TestRunRateLimits(t *testing.T) {
 		t.Fatalf("Run = %+v, %v; want 1 sent and an error from the rate limit", sum, err)
 	}
 }
+
+func TestRunProgressLines(t *testing.T) {
+	w := newWorld(t)
+	for range 3 {
+		w.publish("conversation.closed")
+	}
+	var progress, out bytes.Buffer
+	sum, err := replay.Run(ctx(t), w.js, streamName, replay.Range{}, replay.NewLineSink(&out),
+		replay.Options{Progress: &progress, ProgressEvery: time.Nanosecond})
+	if err != nil || sum.Sent != 3 {
+		t.Fatalf("Run = %+v, %v", sum, err)
+	}
+	for _, want := range []string{"replay: 1/3 events, 1 sent, 0 failed\n", "replay: 3/3 events, 3 sent, 0 failed\n"} {
+		if !strings.Contains(progress.String(), want) {
+			t.Fatalf("progress lacks %q:\n%s", want, progress.String())
+		}
+	}
+	progress.Reset()
+	if _, err := replay.Run(ctx(t), w.js, streamName, replay.Range{}, replay.NewLineSink(&out),
+		replay.Options{Progress: &progress, Terminal: true, ProgressEvery: time.Nanosecond}); err != nil {
+		t.Fatal(err)
+	}
+	if s := progress.String(); !strings.HasPrefix(s, "\rreplay [") || !strings.Contains(s, "\rreplay [##############################] 3/3 sent 3 failed 0 ") || !strings.HasSuffix(s, "\n") {
+		t.Fatalf("terminal progress %q: want a redrawn bar ended by a newline", s)
+	}
+}

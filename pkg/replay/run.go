@@ -29,7 +29,7 @@ type Options struct {
 	// periodic lines.
 	Terminal bool
 	// ProgressEvery is the interval of periodic lines (default
-	// DefaultProgressEvery).
+	// DefaultProgressEvery) or bar redraws (default 100ms).
 	ProgressEvery time.Duration
 }
 
@@ -127,11 +127,12 @@ type progress struct {
 
 func newProgress(o Options, now time.Time) *progress {
 	every := o.ProgressEvery
-	if every <= 0 {
+	switch {
+	case every > 0:
+	case o.Terminal:
+		every = 100 * time.Millisecond // redraw the bar
+	default:
 		every = DefaultProgressEvery
-	}
-	if o.Terminal {
-		every = 100 * time.Millisecond
 	}
 	return &progress{w: o.Progress, term: o.Terminal, every: every, last: now}
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -171,8 +172,17 @@ func (s *NATSSink) Send(ctx context.Context, m Msg) error {
 	return nil
 }
 
-// Flush waits until the server has received every core NATS publish.
+// FlushTimeout bounds [NATSSink.Flush] when its context has no deadline.
+const FlushTimeout = 30 * time.Second
+
+// Flush waits until the server has received every core NATS publish, at
+// most FlushTimeout when ctx has no deadline.
 func (s *NATSSink) Flush(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, FlushTimeout)
+		defer cancel()
+	}
 	if err := s.nc.FlushWithContext(ctx); err != nil {
 		return fmt.Errorf("flush: %w", err)
 	}

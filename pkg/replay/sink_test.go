@@ -57,7 +57,8 @@ func TestNATSSinkCoreNATS(t *testing.T) {
 	if sink.Stream() != "" {
 		t.Fatalf("sink stores in %q, want core NATS", sink.Stream())
 	}
-	sum, err := replay.Run(ctx(t), w.js, streamName, replay.Range{Filter: "doubletick.>"}, sink, replay.Options{})
+	// A context without a deadline, as the CLI's signal context is.
+	sum, err := replay.Run(context.Background(), w.js, streamName, replay.Range{Filter: "doubletick.>"}, sink, replay.Options{})
 	if err != nil || sum.Sent != 6 || sum.Failed != 0 {
 		t.Fatalf("Run = %+v, %v", sum, err)
 	}
