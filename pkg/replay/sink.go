@@ -119,7 +119,7 @@ func NewNATSSink(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, sou
 	target := prefix + "." + filter
 	for _, s := range source.Config.Subjects {
 		if subject.Overlap(s, target) {
-			return nil, fmt.Errorf("nats:%s: %w %s (its subject %q matches %q); choose a prefix outside the stream, e.g. nats:replay",
+			return nil, fmt.Errorf("nats:%s: %w: stream %s stores %q, which matches the copies' subjects %q; choose a prefix outside it, e.g. nats:replay",
 				prefix, ErrCapturedPrefix, source.Config.Name, s, target)
 		}
 	}
