@@ -102,8 +102,7 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	var sink replay.Sink
 	var natsSink *replay.NATSSink
 	to := f.to
-	switch {
-	case f.dryRun:
+	switch { // built even for --dry-run, so a bad --to is reported
 	case to == "" || to == "stdout":
 		sink = replay.NewLineSink(stdout)
 	case strings.HasPrefix(to, "nats:"):

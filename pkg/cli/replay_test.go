@@ -209,6 +209,7 @@ func TestReplayCLIUsageErrors(t *testing.T) {
 		{[]string{"--rate", "-1"}, "--rate"},
 		{[]string{"--to", "nats:doubletick"}, "captures"},
 		{[]string{"--to", "nats:doubletick", "--filter", "doubletick.*.conversation.closed"}, "captures"},
+		{[]string{"--dry-run", "--to", "nats:doubletick"}, "captures"},
 		{[]string{"--replay.webhook_secret", "whsec_short"}, "replay.webhook_secret"},
 	} {
 		code, stdout, stderr := r.replay(tt.args...)

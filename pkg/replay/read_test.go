@@ -211,9 +211,9 @@ func TestRunRateLimits(t *testing.T) {
 	for range 3 {
 		w.publish("conversation.closed")
 	}
-	// A rate so low that the second event cannot be sent before ctx ends:
-	// the limiter, not the sink, is what stops the run.
-	c, cancel := context.WithTimeout(ctx(t), 300*time.Millisecond)
+	// A rate so low (one per 100 s) that the second event cannot be sent
+	// before ctx ends: the limiter sees that at once and stops the run.
+	c, cancel := context.WithTimeout(ctx(t), 20*time.Second)
 	defer cancel()
 	var out bytes.Buffer
 	sum, err := replay.Run(c, w.js, streamName, replay.Range{}, replay.NewLineSink(&out), replay.Options{Rate: 0.01})

@@ -91,11 +91,10 @@ func Run(ctx context.Context, js jetstream.JetStream, stream string, r Range, si
 			}
 		}
 		if err := sink.Send(ctx, m); err != nil {
+			sum.Failed++
 			if errors.Is(err, ErrStop) {
-				sum.Failed++
 				return err
 			}
-			sum.Failed++
 			p.failure(m, err)
 		} else {
 			sum.Sent++
