@@ -49,6 +49,8 @@ Usage:
 
 Every configuration key is also a flag (--http.addr :9090) and an environment
 variable (DTBRIDGE_HTTP_ADDR=:9090). Run 'dtbridge serve --help' for the list.
+replay and tail read the stream stream.name on nats.url or, when nats.url is
+empty, on the embedded server of a running 'dtbridge serve' (embedded.listen).
 `
 
 // Run runs one subcommand and returns its exit code.
