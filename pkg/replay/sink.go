@@ -2,6 +2,7 @@ package replay
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -45,7 +46,7 @@ func ReplayOf(m Msg) string { return m.Stream + ":" + strconv.FormatUint(m.Seq, 
 // whitespace (inside strings they are escaped), so the result is the same
 // JSON value; the stored `raw` delivery is often pretty-printed.
 func Line(data []byte) []byte {
-	if !strings.ContainsAny(string(data), "\r\n") {
+	if !bytes.ContainsAny(data, "\r\n") {
 		return data
 	}
 	out := make([]byte, len(data))
