@@ -1,6 +1,6 @@
-// Package cli holds dtbridge's subcommands (serve, config, version). Each
-// takes its arguments and output streams as parameters, so it runs in tests
-// exactly as from the shell. Exit codes: 0 success, 1 runtime failure,
+// Package cli holds dtbridge's subcommands (serve, replay, tail, config,
+// version). Each takes its arguments and output streams as parameters, so
+// it runs in tests exactly as from the shell. Exit codes: 0 success, 1 runtime failure,
 // 2 usage or configuration error (the message names the offending key).
 package cli
 
@@ -39,11 +39,18 @@ const usage = `dtbridge: DoubleTick webhooks → NATS JetStream, as CloudEvents.
 
 Usage:
   dtbridge serve   [--config FILE] [--KEY VALUE …]   run the HTTP ingress (embedded JetStream when nats.url is empty)
+  dtbridge replay  [--filter SUBJECT] [--since D|T] [--until T] [--from-seq N]
+                   [--to stdout|nats:PREFIX|URL] [--rate N] [--dry-run]
+                                                    read stored events back (stdout, a NATS prefix, or an HTTP(S) URL)
+  dtbridge tail    [--filter SUBJECT] [--last N] [--format json|pretty]
+                                                    follow events live, one per line
   dtbridge config  [--config FILE] [--KEY VALUE …]   validate and print the effective configuration, secrets redacted
   dtbridge version                                  print version, commit and Go version
 
 Every configuration key is also a flag (--http.addr :9090) and an environment
 variable (DTBRIDGE_HTTP_ADDR=:9090). Run 'dtbridge serve --help' for the list.
+replay and tail read the stream stream.name on nats.url or, when nats.url is
+empty, on the embedded server of a running 'dtbridge serve' (embedded.listen).
 `
 
 // Run runs one subcommand and returns its exit code.
@@ -55,6 +62,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
+	case "replay":
+		return replayCmd(ctx, args[1:], stdout, stderr)
+	case "tail":
+		return tailCmd(ctx, args[1:], stdout, stderr)
 	case "config":
 		return printConfig(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
@@ -68,11 +79,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // loadConfig parses flags and loads and validates the configuration. On
-// failure it prints the error and returns the exit code to use.
-func loadConfig(name string, args []string, stderr io.Writer) (config.Config, int, bool) {
+// failure it prints the error and returns the exit code to use. extra
+// registers a subcommand's own flags next to the configuration keys.
+func loadConfig(name string, args []string, stderr io.Writer, extra ...func(*pflag.FlagSet)) (config.Config, int, bool) {
 	fs := pflag.NewFlagSet("dtbridge "+name, pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	config.BindFlags(fs)
+	for _, bind := range extra {
+		bind(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return config.Config{}, ExitOK, false

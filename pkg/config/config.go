@@ -1,6 +1,8 @@
 package config
 
 import (
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -51,6 +53,7 @@ type Config struct {
 	Limits   Limits   `mapstructure:"limits" yaml:"limits"`
 	Publish  Publish  `mapstructure:"publish" yaml:"publish"`
 	Log      Log      `mapstructure:"log" yaml:"log"`
+	Replay   Replay   `mapstructure:"replay" yaml:"replay"`
 }
 
 // HTTP configures the webhook listener.
@@ -185,6 +188,34 @@ type Log struct {
 	Format string `mapstructure:"format" yaml:"format" usage:"log format: json or console"`
 }
 
+// Replay configures `dtbridge replay`.
+type Replay struct {
+	// WebhookSecret is SECRET (default "", no signing): a Standard Webhooks
+	// secret, "whsec_" followed by the base64 of 24 to 64 random bytes.
+	// When set, replay to an HTTP(S) URL signs every request with it.
+	WebhookSecret string `mapstructure:"webhook_secret" yaml:"webhook_secret" usage:"Standard Webhooks secret (whsec_…) to sign replays to a URL (secret)"`
+}
+
+// webhookSecretPrefix starts a serialized Standard Webhooks secret.
+const webhookSecretPrefix = "whsec_"
+
+// SigningKey decodes replay.webhook_secret: nil when it is empty, else the
+// secret bytes (the "whsec_" prefix is optional). The error never contains
+// the secret.
+func (r Replay) SigningKey() ([]byte, error) {
+	if r.WebhookSecret == "" {
+		return nil, nil
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(r.WebhookSecret, webhookSecretPrefix))
+	if err != nil {
+		return nil, errors.New("must be whsec_ followed by standard base64")
+	}
+	if len(key) < 24 || len(key) > 64 {
+		return nil, fmt.Errorf("must encode 24 to 64 bytes (got %d)", len(key))
+	}
+	return key, nil
+}
+
 // Default returns the built-in defaults. They pass [Config.Validate]. Lists
 // are nil.
 func Default() Config {
@@ -316,7 +347,7 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 }
 
 // Redacted returns a copy of c that is safe to print: nats.password,
-// nats.token, every auth.tokens entry and the password part of every
+// nats.token, replay.webhook_secret, every auth.tokens entry and the password part of every
 // auth.basic entry ("user:REDACTED") are replaced by [Redaction], as is any
 // user information embedded in nats.url. Empty secrets stay empty. An
 // auth.basic entry without ':' is redacted whole. c is not modified.
@@ -325,6 +356,7 @@ func (c Config) Redacted() Config {
 	r.NATS.Password = redact(c.NATS.Password)
 	r.NATS.Token = redact(c.NATS.Token)
 	r.NATS.URL = redactURLs(c.NATS.URL)
+	r.Replay.WebhookSecret = redact(c.Replay.WebhookSecret)
 	if c.Auth.Tokens != nil {
 		r.Auth.Tokens = make([]string, len(c.Auth.Tokens))
 		for i, t := range c.Auth.Tokens {

@@ -66,8 +66,8 @@ func TestKeys(t *testing.T) {
 	if !slices.IsSorted(keys) {
 		t.Errorf("Keys() not sorted: %v", keys)
 	}
-	if len(keys) != 42 {
-		t.Errorf("len(Keys()) = %d, want 42: %v", len(keys), keys)
+	if len(keys) != 43 {
+		t.Errorf("len(Keys()) = %d, want 43: %v", len(keys), keys)
 	}
 	for _, k := range []string{"http.addr", "nats.tls.ca", "auth.allow_cidrs", "stream.max_bytes", "log.format"} {
 		if !slices.Contains(keys, k) {

@@ -53,14 +53,15 @@
 // auth.trusted_proxies are CIDRs or bare IPs; 1KiB ≤ limits.max_body ≤
 // 16MiB; limits.max_parts ≥ 1; limits.rate ≥ 0; limits.burst ≥ 0 and ≥ 1
 // when limits.rate > 0; publish.attempt_timeout ≤ publish.timeout;
-// log.level is debug|info|warn|error and log.format json|console.
+// log.level is debug|info|warn|error and log.format json|console;
+// replay.webhook_secret is empty or whsec_ + base64 of 24 to 64 bytes.
 // Error messages never contain secret values.
 //
 // # Secrets
 //
-// nats.password, nats.token, auth.tokens and the password part of
-// auth.basic are secrets; [Config.Redacted] replaces them (and any user
-// information in nats.url) with "REDACTED". Print only redacted configs,
+// nats.password, nats.token, auth.tokens, the password part of
+// auth.basic and replay.webhook_secret are secrets; [Config.Redacted]
+// replaces them (and any user information in nats.url) with "REDACTED". Print only redacted configs,
 // e.g. cfg.Redacted().WriteYAML(os.Stdout).
 //
 // It imports neither Echo nor NATS.

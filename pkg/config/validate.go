@@ -253,6 +253,11 @@ func (c Config) Validate() error {
 		e.addf("http.shutdown_timeout", "must be >= publish.timeout (%s < %s), so a stop lets requests in flight finish", c.HTTP.ShutdownTimeout, c.Publish.Timeout)
 	}
 
+	// replay
+	if _, err := c.Replay.SigningKey(); err != nil {
+		e.add("replay.webhook_secret", err.Error())
+	}
+
 	// log
 	switch c.Log.Level {
 	case LogLevelDebug, LogLevelInfo, LogLevelWarn, LogLevelError:
