@@ -240,7 +240,25 @@ func (r *Result) String() string {
 // ReadStream reads every message of stream, in order, with an ordered
 // consumer: consumers are served by the stream leader, so on a replicated
 // stream this is the leader's content, not a possibly stale follower's.
+// A read that fails (e.g. during a leader change) starts over until ctx
+// ends.
 func ReadStream(ctx context.Context, js jetstream.JetStream, stream string) ([]StoredMsg, uint64, error) {
+	for {
+		msgs, last, err := readStream(ctx, js, stream)
+		if err == nil || ctx.Err() != nil {
+			return msgs, last, err
+		}
+		t := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, 0, fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}
+
+func readStream(ctx context.Context, js jetstream.JetStream, stream string) ([]StoredMsg, uint64, error) {
 	s, err := streamOf(ctx, js, stream)
 	if err != nil {
 		return nil, 0, err

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,9 +37,11 @@ const clusterReadyTimeout = 30 * time.Second
 // routes find them again. Methods are safe for concurrent use, but
 // stopping and restarting nodes is meant to be driven by the test goroutine.
 type Cluster struct {
-	name  string
-	opts  []Option
-	nodes []*clusterNode
+	name     string
+	opts     []Option
+	nodes    []*clusterNode
+	proxies  []*routeProxy
+	isolated []atomic.Bool // node i's routes are cut
 }
 
 type clusterNode struct {
@@ -52,8 +56,9 @@ type clusterNode struct {
 
 // RunCluster starts an n-server JetStream cluster named "bridgetest" on
 // 127.0.0.1 and waits until it has a meta leader and every node is current.
-// Route ports are reserved up front and every node routes to every other,
-// so any node can be restarted alone. opts apply to every node
+// Route ports are reserved up front and every node routes to every other
+// through a proxy, so any node can be cut off, stopped and restarted alone.
+// opts apply to every node
 // (e.g. [WithMaxPayload]). Servers are shut down by t.Cleanup. RunCluster
 // calls t.Fatal if the cluster does not form within 30 seconds.
 func RunCluster(t testing.TB, n int, opts ...Option) *Cluster {
@@ -72,19 +77,30 @@ func RunCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	}
 	t.Cleanup(c.Shutdown)
 	// JetStream clustering needs routes configured from the start, so the
-	// route ports are reserved first (listen on :0, note, close) and every
-	// node routes to all of them, itself included (the server skips it).
-	routes := make([]*url.URL, 0, n)
+	// route ports are reserved first (listen on :0, note, close). Node i
+	// reaches node j through a proxy of its own (i→j), so the test can cut
+	// a node off the cluster at once (see HardStopServer). NoAdvertise keeps
+	// the servers from gossiping their direct addresses around the proxies.
 	for _, nd := range c.nodes {
 		port, err := freePort()
 		if err != nil {
 			t.Fatalf("bridgetest: cluster: %v", err)
 		}
 		nd.clusterPort = port
-		routes = append(routes, nd.routeURL())
 	}
-	for _, nd := range c.nodes {
-		nd.routes = routes
+	c.isolated = make([]atomic.Bool, n)
+	for i, nd := range c.nodes {
+		for j, peer := range c.nodes {
+			if i == j {
+				continue
+			}
+			px, err := c.newRouteProxy(i, j, peer.clusterPort)
+			if err != nil {
+				t.Fatalf("bridgetest: cluster: %v", err)
+			}
+			c.proxies = append(c.proxies, px)
+			nd.routes = append(nd.routes, &url.URL{Scheme: "nats-route", Host: px.ln.Addr().String()})
+		}
 	}
 	for _, nd := range c.nodes {
 		if err := c.start(nd); err != nil {
@@ -93,12 +109,6 @@ func RunCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	}
 	c.WaitForMetaLeader(t, clusterReadyTimeout)
 	return c
-}
-
-func (nd *clusterNode) routeURL() *url.URL {
-	nd.mu.Lock()
-	defer nd.mu.Unlock()
-	return &url.URL{Scheme: "nats-route", Host: net.JoinHostPort("127.0.0.1", fmt.Sprint(nd.clusterPort))}
 }
 
 func (c *Cluster) options(nd *clusterNode) *server.Options {
@@ -111,9 +121,10 @@ func (c *Cluster) options(nd *clusterNode) *server.Options {
 		JetStream:  true,
 		StoreDir:   nd.storeDir,
 		Cluster: server.ClusterOpts{
-			Name: c.name,
-			Host: "127.0.0.1",
-			Port: nd.clusterPort,
+			Name:        c.name,
+			Host:        "127.0.0.1",
+			Port:        nd.clusterPort,
+			NoAdvertise: true,
 		},
 		Routes: nd.routes,
 	}
@@ -314,16 +325,124 @@ func (c *Cluster) StopServer(i int) {
 func (c *Cluster) RestartServer(t testing.TB, i int) {
 	t.Helper()
 	c.StopServer(i)
+	c.isolated[i].Store(false)
 	if err := c.start(c.nodes[i]); err != nil {
 		t.Fatalf("bridgetest: restart %s: %v", c.nodes[i].name, err)
 	}
 }
 
-// Shutdown stops every node. It is idempotent.
+// HardStopServer is the in-process stand-in for kill -9 of node i: its
+// route connections are cut first (the peers see it vanish mid-stream), and
+// only then is it shut down, so the leadership handover Shutdown attempts
+// (stepdownRaftNodes) reaches no one. The peers must notice the loss on
+// their own: with production Raft timers a new leader takes 4–9 s. Its
+// clients see a disconnect. RestartServer brings it back and reconnects it.
+func (c *Cluster) HardStopServer(i int) {
+	c.isolated[i].Store(true)
+	for _, px := range c.proxies {
+		if px.from == i || px.to == i {
+			px.closeAll()
+		}
+	}
+	c.StopServer(i)
+}
+
+// Shutdown stops every node and the route proxies. It is idempotent.
 func (c *Cluster) Shutdown() {
 	for i := range c.nodes {
 		c.StopServer(i)
 	}
+	for _, px := range c.proxies {
+		px.close()
+	}
+}
+
+// routeProxy forwards node from's route connections to node to's cluster
+// port, unless either node is isolated.
+type routeProxy struct {
+	c        *Cluster
+	from, to int
+	target   string
+	ln       net.Listener
+
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+	done  bool
+}
+
+func (c *Cluster) newRouteProxy(from, to, port int) (*routeProxy, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("route proxy: %w", err)
+	}
+	px := &routeProxy{c: c, from: from, to: to, ln: ln, conns: map[net.Conn]struct{}{},
+		target: net.JoinHostPort("127.0.0.1", fmt.Sprint(port))}
+	go px.serve()
+	return px, nil
+}
+
+func (px *routeProxy) serve() {
+	for {
+		in, err := px.ln.Accept()
+		if err != nil {
+			return
+		}
+		if px.c.isolated[px.from].Load() || px.c.isolated[px.to].Load() {
+			in.Close()
+			continue
+		}
+		out, err := net.DialTimeout("tcp", px.target, 2*time.Second)
+		if err != nil {
+			in.Close()
+			continue
+		}
+		if !px.track(in, out) {
+			continue
+		}
+		go px.pipe(in, out)
+		go px.pipe(out, in)
+	}
+}
+
+func (px *routeProxy) track(conns ...net.Conn) bool {
+	px.mu.Lock()
+	defer px.mu.Unlock()
+	if px.done {
+		for _, c := range conns {
+			c.Close()
+		}
+		return false
+	}
+	for _, c := range conns {
+		px.conns[c] = struct{}{}
+	}
+	return true
+}
+
+func (px *routeProxy) pipe(dst, src net.Conn) {
+	_, _ = io.Copy(dst, src)
+	dst.Close()
+	src.Close()
+	px.mu.Lock()
+	delete(px.conns, dst)
+	delete(px.conns, src)
+	px.mu.Unlock()
+}
+
+func (px *routeProxy) closeAll() {
+	px.mu.Lock()
+	defer px.mu.Unlock()
+	for c := range px.conns {
+		c.Close()
+	}
+}
+
+func (px *routeProxy) close() {
+	px.mu.Lock()
+	px.done = true
+	px.mu.Unlock()
+	px.ln.Close()
+	px.closeAll()
 }
 
 // ReplicaState is one node's view of a stream.
