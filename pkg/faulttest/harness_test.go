@@ -308,3 +308,5 @@ func scrape(t *testing.T, base string) map[string]float64 {
 	}
 	return out
 }
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
