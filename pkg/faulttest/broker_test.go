@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -203,5 +204,41 @@ func TestRedeliveryAfterWindow(t *testing.T) {
 	}
 	if info.CachedInfo().State.Msgs != 2 {
 		t.Fatalf("%d stored, want the delivery twice", info.CachedInfo().State.Msgs)
+	}
+}
+
+// TestReadyzWithoutStream is checklist O1's other half: connected but
+// without a writable stream (deleted under the bridge), /readyz is 503 with
+// the reason; once the stream is back it is 200 again.
+func TestReadyzWithoutStream(t *testing.T) {
+	srv := bridgetest.RunServer(t, bridgetest.WithMaxPayload(8<<20))
+	_, base, _ := startBridge(t, srv.URL(), nil)
+	if s := get(t, base+"/readyz"); s != http.StatusOK {
+		t.Fatalf("readyz %d", s)
+	}
+	js := srv.JetStream(t)
+	ctx := context.Background()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	if err := js.DeleteStream(ctx, stream); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "not_ready") || !strings.Contains(string(body), stream) {
+		t.Fatalf("readyz without the stream: %d %s", resp.StatusCode, body)
+	}
+	if _, err := js.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if s := get(t, base+"/readyz"); s != http.StatusOK {
+		t.Fatalf("readyz after the stream is back: %d", s)
 	}
 }
