@@ -3,6 +3,7 @@ package faulttest
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -192,5 +193,65 @@ func TestChecklist(t *testing.T) {
 	}
 	if !strings.Contains(string(mk), "go test -race") && !strings.Contains(string(mk), "$(GO) test -race") {
 		t.Error("O3: the Makefile's test target no longer runs the race detector")
+	}
+}
+
+// TestREADMEGuaranteesNameRealTests: every test the README's Guarantees
+// section points at exists in the file named next to it (or, when the
+// sentence names no file, somewhere in the repository).
+func TestREADMEGuaranteesNameRealTests(t *testing.T) {
+	root := filepath.Join("..", "..")
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## Guarantees\n")
+	if !ok {
+		t.Fatal("README has no Guarantees section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	refs := regexp.MustCompile("`(Test\\w+)`").FindAllStringSubmatchIndex(section, -1)
+	if len(refs) < 10 {
+		t.Fatalf("the Guarantees section names %d tests", len(refs))
+	}
+	var all strings.Builder
+	err = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if strings.HasSuffix(path, "_test.go") {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			all.Write(b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fileRE := regexp.MustCompile("`((?:pkg|cmd)/[\\w/]+_test\\.go)`")
+	for _, m := range refs {
+		name := section[m[2]:m[3]]
+		decl := "func " + name + "("
+		// The file named after the test, before the next test name.
+		rest := section[m[1]:]
+		if next := regexp.MustCompile("`Test\\w+`").FindStringIndex(rest); next != nil {
+			rest = rest[:next[0]]
+		}
+		if f := fileRE.FindStringSubmatch(rest); f != nil {
+			src, err := os.ReadFile(filepath.Join(root, f[1]))
+			if err != nil || !strings.Contains(string(src), decl) {
+				t.Errorf("README names %s in %s, which has no such test", name, f[1])
+			}
+			continue
+		}
+		if !strings.Contains(all.String(), decl) {
+			t.Errorf("README names %s, which no test file declares", name)
+		}
 	}
 }
