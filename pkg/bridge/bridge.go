@@ -355,7 +355,13 @@ func (b *Bridge) Shutdown(ctx context.Context) error {
 func (b *Bridge) closeBroker() {
 	if b.nc != nil {
 		closed := make(chan struct{})
-		b.nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+		prev := b.nc.ClosedHandler() // keeps the connection state's own handler
+		b.nc.SetClosedHandler(func(nc *nats.Conn) {
+			if prev != nil {
+				prev(nc)
+			}
+			close(closed)
+		})
 		if derr := b.nc.Drain(); derr != nil {
 			b.nc.Close()
 		} else {

@@ -15,7 +15,9 @@ import (
 )
 
 // TestGracefulStopUnderLoad is checklist D6 on the real process: SIGTERM
-// while 16 clients send. The process exits 0 within http.shutdown_timeout.
+// while 16 clients send. The process exits 0 within http.shutdown_timeout,
+// having stopped in order: HTTP drained, then the NATS connection, then the
+// embedded server (read from its log).
 // Every request it started handling got its final answer to the client:
 // the answers the clients received from that run equal, status by status,
 // the requests the bridge logged as answered (debug "request" lines). The
@@ -51,13 +53,35 @@ func TestGracefulStopUnderLoad(t *testing.T) {
 	}
 	t.Logf("exited %v after SIGTERM", time.Since(stopping))
 	logged := map[int]int{}
-	for _, line := range p.Stderr().All() {
+	// The stop order: stop accepting and answer what is in flight, then
+	// drain NATS, then stop the embedded server.
+	steps := []string{"shutting down: finishing requests in flight", "last answer", "nats connection closed", "Initiating Shutdown...", "stopped"}
+	at := map[string]int{}
+	for i, line := range p.Stderr().All() {
 		var l struct {
 			Logger, Msg, Route string
 			Status             int
 		}
-		if json.Unmarshal([]byte(line), &l) == nil && l.Logger == "http" && l.Msg == "request" && l.Route == "/v1/webhooks/doubletick/:event" {
+		if json.Unmarshal([]byte(line), &l) != nil {
+			continue
+		}
+		if l.Logger == "http" && l.Msg == "request" && l.Route == "/v1/webhooks/doubletick/:event" {
 			logged[l.Status]++
+			at["last answer"] = i
+		}
+		if _, seen := at[l.Msg]; !seen {
+			at[l.Msg] = i
+		}
+	}
+	if _, warned := at["nats disconnected"]; warned {
+		t.Error(`a graceful stop logged the "nats disconnected" warning`)
+	}
+	for i := 1; i < len(steps); i++ {
+		before, okB := at[steps[i-1]]
+		after, okA := at[steps[i]]
+		if !okB || !okA || before > after {
+			t.Errorf("stop order: %q (line %d, logged %v) should come before %q (line %d, logged %v)",
+				steps[i-1], before, okB, steps[i], after, okA)
 		}
 	}
 	ld.genMu.RLock()
