@@ -81,6 +81,7 @@ func killLoop(t *testing.T, srv *bridgetest.Server) {
 		ld.waitProgress(t, int64(after), 2*time.Minute)
 		p.Kill(t)
 		t.Logf("kill %d after %d deliveries done", i+1, ld.completed.Load())
+		noToken(t, p)
 		ld.restart(func() { p.Restart(t) })
 		p.WaitReady(t, readyTimeout)
 	}
@@ -118,11 +119,20 @@ func killLoop(t *testing.T, srv *bridgetest.Server) {
 	}
 
 	checkMetrics(t, ld, base)
-	if strings.Contains(p.Stderr().String(), token) {
-		t.Error("the token appears in the bridge's log")
-	}
+	noToken(t, p)
 	if code := p.Stop(t, exitTimeout); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM; stderr:\n%s", code, p.Stderr().String())
+	}
+}
+
+// noToken is part of checklist S2: the current run's log and standard
+// output never carry the configured token.
+func noToken(t *testing.T, p *bridgetest.Process) {
+	t.Helper()
+	for name, out := range map[string]*bridgetest.Lines{"log": p.Stderr(), "standard output": p.Stdout()} {
+		if n := strings.Count(out.String(), token); n != 0 {
+			t.Errorf("run %d: the token appears %d time(s) in the bridge's %s", p.Runs(), n, name)
+		}
 	}
 }
 
