@@ -15,14 +15,14 @@ type item struct {
 	// tests are "path/to/file_test.go:TestName" (from the repository root);
 	// each must exist.
 	tests []string
-	// elsewhere names coverage that lives outside this branch (checked only
-	// if the file exists), moot says why the item does not apply.
+	// elsewhere names coverage that lives in another issue's package, moot
+	// says why the item does not apply.
 	elsewhere, moot string
 }
 
 // checklist maps every checklist item to its tests. Sizes: D1/D2 run the
 // checklist's 10,000 deliveries and 3 kills by default; D4 5,000
-// deliveries and 10 stepdowns; D5 3,000 deliveries and one hard leader
+// deliveries and 9 stepdowns; D5 3,000 deliveries and one hard leader
 // loss; DTBRIDGE_SOAK=1 (`make soak`) runs larger versions of the same
 // tests (see each test's doc comment).
 var checklist = []item{

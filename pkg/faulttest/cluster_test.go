@@ -69,7 +69,7 @@ func (r r3) check(t *testing.T, ld *load, n int) {
 // while 16 clients send 5,000. The in-request retry absorbs every
 // stepdown: each delivery's first answer is a 202; nothing is lost or
 // stored twice; the replicas end equal. DTBRIDGE_SOAK=1: 20,000
-// deliveries, 40 stepdowns.
+// deliveries, 39 stepdowns.
 func TestStepdownUnderLoad(t *testing.T) {
 	n, every, clients := size(5000, 20000), 500, 16
 	r := startR3(t, nil)
