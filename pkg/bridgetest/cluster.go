@@ -56,8 +56,8 @@ type clusterNode struct {
 
 // RunCluster starts an n-server JetStream cluster named "bridgetest" on
 // 127.0.0.1 and waits until it has a meta leader and every node is current.
-// Route ports are reserved up front and every node routes to every other
-// through a proxy, so any node can be cut off, stopped and restarted alone.
+// Every node routes to every other through a proxy, so any node can be cut
+// off, stopped and restarted alone (on the same ports and store).
 // opts apply to every node
 // (e.g. [WithMaxPayload]). Servers are shut down by t.Cleanup. RunCluster
 // calls t.Fatal if the cluster does not form within 30 seconds.
@@ -76,25 +76,19 @@ func RunCluster(t testing.TB, n int, opts ...Option) *Cluster {
 		})
 	}
 	t.Cleanup(c.Shutdown)
-	// JetStream clustering needs routes configured from the start, so the
-	// route ports are reserved first (listen on :0, note, close). Node i
-	// reaches node j through a proxy of its own (i→j), so the test can cut
-	// a node off the cluster at once (see HardStopServer). NoAdvertise keeps
-	// the servers from gossiping their direct addresses around the proxies.
-	for _, nd := range c.nodes {
-		port, err := freePort()
-		if err != nil {
-			t.Fatalf("bridgetest: cluster: %v", err)
-		}
-		nd.clusterPort = port
-	}
+	// JetStream clustering needs routes configured from the start. Node i
+	// reaches node j through a proxy of its own (i→j), listening before any
+	// node starts and dialing node j's route port as it is when a
+	// connection comes in; so the test can also cut a node off the cluster
+	// at once (see HardStopServer). NoAdvertise keeps the servers from
+	// gossiping their direct addresses around the proxies.
 	c.isolated = make([]atomic.Bool, n)
 	for i, nd := range c.nodes {
-		for j, peer := range c.nodes {
+		for j := range c.nodes {
 			if i == j {
 				continue
 			}
-			px, err := c.newRouteProxy(i, j, peer.clusterPort)
+			px, err := c.newRouteProxy(i, j)
 			if err != nil {
 				t.Fatalf("bridgetest: cluster: %v", err)
 			}
@@ -362,7 +356,6 @@ func (c *Cluster) Shutdown() {
 type routeProxy struct {
 	c        *Cluster
 	from, to int
-	target   string
 	ln       net.Listener
 
 	mu    sync.Mutex
@@ -370,13 +363,12 @@ type routeProxy struct {
 	done  bool
 }
 
-func (c *Cluster) newRouteProxy(from, to, port int) (*routeProxy, error) {
+func (c *Cluster) newRouteProxy(from, to int) (*routeProxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("route proxy: %w", err)
 	}
-	px := &routeProxy{c: c, from: from, to: to, ln: ln, conns: map[net.Conn]struct{}{},
-		target: net.JoinHostPort("127.0.0.1", fmt.Sprint(port))}
+	px := &routeProxy{c: c, from: from, to: to, ln: ln, conns: map[net.Conn]struct{}{}}
 	go px.serve()
 	return px, nil
 }
@@ -387,11 +379,12 @@ func (px *routeProxy) serve() {
 		if err != nil {
 			return
 		}
-		if px.c.isolated[px.from].Load() || px.c.isolated[px.to].Load() {
-			in.Close()
+		port := px.c.nodes[px.to].routePort()
+		if port <= 0 || px.c.isolated[px.from].Load() || px.c.isolated[px.to].Load() {
+			in.Close() // not up yet, or cut off: the route is retried
 			continue
 		}
-		out, err := net.DialTimeout("tcp", px.target, 2*time.Second)
+		out, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", fmt.Sprint(port)), 2*time.Second)
 		if err != nil {
 			in.Close()
 			continue
@@ -530,14 +523,14 @@ func (c *Cluster) WaitForCurrent(t testing.TB, i int, stream string, timeout tim
 	})
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("reserve a port: %w", err)
+// routePort is the node's route listener port, 0 until its first start.
+func (nd *clusterNode) routePort() int {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	if nd.clusterPort == server.RANDOM_PORT {
+		return 0
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return nd.clusterPort
 }
 
 // streamOf returns the stream handle for name through js, waiting up to
