@@ -1,7 +1,6 @@
 package bridge_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -29,18 +28,6 @@ import (
 
 const closePath = "/v1/webhooks/doubletick/CLOSE_CONVERSATION"
 
-// filler is an endless source of 'x' that allocates nothing: the client
-// side of a huge body costs no memory, so the server's allocations are
-// what the test measures.
-type filler struct{}
-
-func (filler) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = 'x'
-	}
-	return len(p), nil
-}
-
 // TestOversizedBodiesBounded is checklist H1: bodies far over
 // limits.max_body, with Content-Length and chunked, get 413, store
 // nothing, and cost the server far less memory than their size: the
@@ -55,7 +42,14 @@ func TestOversizedBodiesBounded(t *testing.T) {
 	for _, chunked := range []bool{false, true} {
 		statuses := make(chan int, n)
 		for range n {
-			go func() { statuses <- rawOversizedPost(t, h.b.Addr().String(), size, chunked) }()
+			go func() {
+				s, err := bridgetest.PostOversized(h.b.Addr().String(), closePath+"?token="+testToken, size, chunked,
+					"Content-Type: application/json")
+				if err != nil {
+					t.Error(err)
+				}
+				statuses <- s
+			}()
 		}
 		for range n {
 			if s := <-statuses; s != http.StatusRequestEntityTooLarge {
@@ -72,49 +66,6 @@ func TestOversizedBodiesBounded(t *testing.T) {
 	if m := h.msgs(); m != 0 {
 		t.Errorf("%d stored, want none", m)
 	}
-}
-
-// rawOversizedPost sends a delivery of size bytes over a raw connection
-// and returns the status the server answered, reading the answer while
-// the body is still being written: the server answers 413 and closes
-// without reading the rest, and a client that only reads after writing
-// (as net/http's does) may see the broken pipe instead of the answer.
-func rawOversizedPost(t *testing.T, addr string, size int64, chunked bool) int {
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Error(err)
-		return 0
-	}
-	defer conn.Close()
-	go func() {
-		head := "POST " + closePath + "?token=" + testToken + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-		if chunked {
-			head += "Transfer-Encoding: chunked\r\n\r\n"
-		} else {
-			head += fmt.Sprintf("Content-Length: %d\r\n\r\n", size)
-		}
-		if _, err := io.WriteString(conn, head); err != nil {
-			return
-		}
-		chunk := make([]byte, 32<<10)
-		_, _ = filler{}.Read(chunk)
-		if chunked { // one chunk of 32 KiB, framed, with no allocation per write
-			chunk = append(append([]byte(fmt.Sprintf("%x\r\n", len(chunk))), chunk...), "\r\n"...)
-		}
-		for sent := int64(0); sent < size; sent += int64(len(chunk)) {
-			if _, err := conn.Write(chunk); err != nil {
-				return // the server closed: expected once it has answered
-			}
-		}
-	}()
-	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Errorf("chunked=%v: no answer: %v", chunked, err)
-		return 0
-	}
-	resp.Body.Close()
-	return resp.StatusCode
 }
 
 func multipartBody(t *testing.T, parts int, pad int) (string, []byte) {

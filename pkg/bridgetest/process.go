@@ -189,6 +189,13 @@ func (p *Process) start(t testing.TB) {
 	}()
 }
 
+// PID is the current run's process id.
+func (p *Process) PID() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmd.Process.Pid
+}
+
 // Runs is how many times the process has been started.
 func (p *Process) Runs() int {
 	p.mu.Lock()

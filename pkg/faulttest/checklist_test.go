@@ -73,6 +73,7 @@ var checklist = []item{
 	// H — HTTP ingress
 	{id: "H1 body over the limit, RSS bounded", tests: []string{
 		"pkg/bridge/hostile_test.go:TestOversizedBodiesBounded",
+		"pkg/faulttest/memory_test.go:TestOversizedBodiesRSS",
 		"pkg/bridge/bridge_test.go:TestChunkedOverLimit",
 	}},
 	{id: "H2 forms over the limit, many parts", tests: []string{"pkg/bridge/hostile_test.go:TestFormLimits"}},
