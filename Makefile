@@ -9,7 +9,7 @@ FUZZTIME  ?= 5s
 # Domain packages that must not import transports (house style G2).
 DOMAIN    := ./pkg/envelope ./pkg/doubletick ./pkg/subject ./pkg/delivery
 
-.PHONY: all build run test unit fuzz lint bench golden clean
+.PHONY: all build run test unit fuzz lint bench golden soak clean
 
 all: build
 
@@ -26,6 +26,10 @@ test: lint unit fuzz
 
 unit:
 	$(GO) test -race -count=1 ./...
+
+## soak: the fault tests (pkg/faulttest) at soak size: 100,000 deliveries and 10 kills, more stepdowns and leader losses
+soak:
+	DTBRIDGE_SOAK=1 $(GO) test -race -count=1 -timeout 60m -v -run . ./pkg/faulttest
 
 ## fuzz: each fuzz target for FUZZTIME on its seed corpus (no panics, every input ends as an envelope, a quarantine or a typed error)
 fuzz:

@@ -11,8 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,11 +27,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "mkdtemp:", err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "dtbridge")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "go build:", err)
+	binary, err = bridgetest.BuildBinary(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
@@ -50,144 +46,27 @@ const (
 	seedType     = "io.doubletick.conversation.closed.v1"
 )
 
-// lines collects what a process writes, line by line, and lets a test wait
-// for a line with a deadline.
-type lines struct {
-	mu      sync.Mutex
-	partial []byte
-	all     []string
-	changed chan struct{} // closed and replaced on every new line
-}
-
-func newLines() *lines { return &lines{changed: make(chan struct{})} }
-
-func (l *lines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.partial = append(l.partial, p...)
-	added := false
-	for {
-		i := bytes.IndexByte(l.partial, '\n')
-		if i < 0 {
-			break
-		}
-		l.all = append(l.all, string(l.partial[:i]))
-		l.partial = l.partial[i+1:]
-		added = true
-	}
-	if added {
-		close(l.changed)
-		l.changed = make(chan struct{})
-	}
-	return len(p), nil
-}
-
-func (l *lines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.all, "\n") + "\n" + string(l.partial)
-}
-
-// waitLine returns the first line for which match is true, waiting up to
-// timeout for the process to write it.
-func (l *lines) waitLine(t *testing.T, timeout time.Duration, what string, match func(string) bool) string {
-	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	next := 0
-	for {
-		l.mu.Lock()
-		for ; next < len(l.all); next++ {
-			if match(l.all[next]) {
-				s := l.all[next]
-				l.mu.Unlock()
-				return s
-			}
-		}
-		changed := l.changed
-		l.mu.Unlock()
-		select {
-		case <-changed:
-		case <-deadline.C:
-			t.Fatalf("timed out after %s waiting for %s; output so far:\n%s", timeout, what, l.String())
-			return ""
-		}
-	}
-}
-
-// proc is a running dtbridge.
-type proc struct {
-	cmd            *exec.Cmd
-	stdout, stderr *lines
-	done           chan struct{} // closed when the process has exited
-	waitErr        error
-}
+// proc is a running dtbridge (see bridgetest.Process).
+type proc struct{ *bridgetest.Process }
 
 // start runs the binary with args in an empty working directory, with no
 // DTBRIDGE_* variables, and kills it in cleanup if it is still running.
-func start(t *testing.T, args ...string) *proc {
+func start(t *testing.T, args ...string) proc {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Dir = t.TempDir() // no configs/dtbridge.yaml
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "DTBRIDGE_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	p := &proc{cmd: cmd, stdout: newLines(), stderr: newLines(), done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", binary, err)
-	}
-	go func() {
-		p.waitErr = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
+	return proc{bridgetest.StartProcess(t, binary, nil, args...)}
 }
 
 // listenAddr waits for the "dtbridge listening" log line and returns its addr.
-func (p *proc) listenAddr(t *testing.T) string {
+func (p proc) listenAddr(t *testing.T) string {
 	t.Helper()
-	var addr string
-	p.stderr.waitLine(t, startTimeout, `log line "dtbridge listening"`, func(s string) bool {
-		var m struct {
-			Msg  string `json:"msg"`
-			Addr string `json:"addr"`
-		}
-		if json.Unmarshal([]byte(s), &m) != nil || m.Msg != "dtbridge listening" {
-			return false
-		}
-		addr = m.Addr
-		return true
-	})
-	if addr == "" {
-		t.Fatalf(`"dtbridge listening" has no addr; stderr:\n%s`, p.stderr.String())
-	}
-	return addr
+	return p.Addr(t, startTimeout)
 }
 
 // stop sends SIGTERM and requires exit code 0 within exitTimeout.
-func (p *proc) stop(t *testing.T) {
+func (p proc) stop(t *testing.T) {
 	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("SIGTERM: %v", err)
-	}
-	select {
-	case <-p.done:
-	case <-time.After(exitTimeout):
-		t.Fatalf("no exit within %s after SIGTERM; stderr:\n%s", exitTimeout, p.stderr.String())
-	}
-	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Fatalf("exit code after SIGTERM = %d (%v), want 0; stderr:\n%s", code, p.waitErr, p.stderr.String())
+	if code := p.Stop(t, exitTimeout); code != 0 {
+		t.Fatalf("exit code after SIGTERM = %d, want 0; stderr:\n%s", code, p.Stderr().String())
 	}
 }
 
@@ -276,13 +155,13 @@ func TestServeEmbeddedSeedDelivery(t *testing.T) {
 	addr := p.listenAddr(t)
 	token := readToken(t, dataDir)
 	wantURL := "http://" + addr + seedURLPath + "?token=" + token
-	banner := p.stdout.waitLine(t, startTimeout, "banner URL", func(s string) bool {
+	banner := p.Stdout().WaitLine(t, startTimeout, "banner URL", func(s string) bool {
 		return strings.Contains(s, "CLOSE_CONVERSATION?token=")
 	})
 	if !strings.Contains(banner, wantURL) {
 		t.Fatalf("banner line %q does not contain %q", banner, wantURL)
 	}
-	if strings.Contains(p.stderr.String(), token) {
+	if strings.Contains(p.Stderr().String(), token) {
 		t.Fatal("the generated token appears in the logs")
 	}
 

@@ -49,6 +49,8 @@ type Bridge struct {
 	table    *doubletick.Table
 	banner   io.Writer
 	serveErr chan error
+	// warnEvery is how often Run repeats the auth.disabled warning.
+	warnEvery time.Duration
 }
 
 // Option configures Start.
@@ -60,11 +62,23 @@ type Option func(*Bridge)
 // user cannot know it otherwise. Structured logs never carry it.
 func WithBanner(w io.Writer) Option { return func(b *Bridge) { b.banner = w } }
 
+// WithAuthDisabledWarnEvery changes how often a bridge with auth.disabled
+// repeats its warning (default [AuthDisabledWarnEvery]); d <= 0 keeps the
+// default.
+func WithAuthDisabledWarnEvery(d time.Duration) Option {
+	return func(b *Bridge) {
+		if d > 0 {
+			b.warnEvery = d
+		}
+	}
+}
+
 // Start connects, prepares the stream and listens on http.addr. It does
 // not serve yet. Errors that a configuration change fixes are
 // *[config.ValidationError]s naming the key.
 func Start(ctx context.Context, cfg config.Config, logger *zap.Logger, opts ...Option) (_ *Bridge, err error) {
-	b := &Bridge{cfg: cfg, logger: logger, metrics: metrics.New(), table: doubletick.Default(), serveErr: make(chan error, 1)}
+	b := &Bridge{cfg: cfg, logger: logger, metrics: metrics.New(), table: doubletick.Default(), serveErr: make(chan error, 1),
+		warnEvery: AuthDisabledWarnEvery}
 	for _, o := range opts {
 		o(b)
 	}
@@ -312,7 +326,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 }
 
 func (b *Bridge) warnAuthDisabled(ctx context.Context) {
-	t := time.NewTicker(AuthDisabledWarnEvery)
+	t := time.NewTicker(b.warnEvery)
 	defer t.Stop()
 	for {
 		select {
@@ -341,7 +355,13 @@ func (b *Bridge) Shutdown(ctx context.Context) error {
 func (b *Bridge) closeBroker() {
 	if b.nc != nil {
 		closed := make(chan struct{})
-		b.nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+		prev := b.nc.ClosedHandler() // keeps the connection state's own handler
+		b.nc.SetClosedHandler(func(nc *nats.Conn) {
+			if prev != nil {
+				prev(nc)
+			}
+			close(closed)
+		})
 		if derr := b.nc.Drain(); derr != nil {
 			b.nc.Close()
 		} else {

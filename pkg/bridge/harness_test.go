@@ -200,3 +200,8 @@ func fixture(t *testing.T, event, name string) []byte {
 	}
 	return b
 }
+
+func startServer(t *testing.T) *bridgetest.Server {
+	t.Helper()
+	return bridgetest.RunServer(t, bridgetest.WithMaxPayload(8<<20))
+}

@@ -31,7 +31,10 @@ func NewConnState(logger *zap.Logger) *ConnState {
 // to the connection.
 func (s *ConnState) Options() []nats.Option {
 	return []nats.Option{
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if nc.IsClosed() {
+				return // closing on purpose (Drain, Close): the closed handler records it
+			}
 			reason := "nats: disconnected"
 			if err != nil {
 				reason += ": " + err.Error()
