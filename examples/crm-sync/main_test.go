@@ -18,10 +18,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
-	"github.com/dtbridge/dtbridge/pkg/bridge"
 	"github.com/dtbridge/dtbridge/pkg/bridgetest"
+	"github.com/dtbridge/dtbridge/pkg/bridgetest/inprocess"
 	"github.com/dtbridge/dtbridge/pkg/cli"
-	"github.com/dtbridge/dtbridge/pkg/config"
 )
 
 const bridgeToken = "bridge-token-0123456789-abcdefghij"
@@ -38,23 +37,7 @@ type dtbridge struct {
 
 func startBridge(t *testing.T) *dtbridge {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Embedded.Listen = "127.0.0.1:0"
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.Data.Dir = t.TempDir()
-	cfg.Auth.Tokens = []string{bridgeToken}
-	b, err := bridge.Start(context.Background(), cfg, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- b.Serve() }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = b.Shutdown(ctx)
-		<-served
-	})
+	b := inprocess.Start(t, inprocess.Config(t, "", bridgeToken), zap.NewNop())
 	js, err := jetstream.New(b.Conn())
 	if err != nil {
 		t.Fatal(err)

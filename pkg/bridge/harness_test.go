@@ -18,6 +18,7 @@ import (
 
 	"github.com/dtbridge/dtbridge/pkg/bridge"
 	"github.com/dtbridge/dtbridge/pkg/bridgetest"
+	"github.com/dtbridge/dtbridge/pkg/bridgetest/inprocess"
 	"github.com/dtbridge/dtbridge/pkg/config"
 	"github.com/dtbridge/dtbridge/pkg/ingress"
 )
@@ -59,39 +60,13 @@ func start(t *testing.T, srv *bridgetest.Server, mutate func(*config.Config)) *h
 // the test token, its own data dir, and natsURL ("" = an embedded server on
 // a random loopback port).
 func testConfig(tb testing.TB, natsURL string) config.Config {
-	tb.Helper()
-	cfg := config.Default()
-	cfg.NATS.URL = natsURL
-	cfg.Embedded.Listen = "127.0.0.1:0"
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.Data.Dir = tb.TempDir()
-	cfg.Auth.Tokens = []string{testToken}
-	return cfg
+	return inprocess.Config(tb, natsURL, testToken)
 }
 
 // run starts and serves a bridge, and shuts it down when the test ends.
 func run(tb testing.TB, cfg config.Config, logger *zap.Logger) *bridge.Bridge {
 	tb.Helper()
-	if err := cfg.Validate(); err != nil {
-		tb.Fatalf("test config: %v", err)
-	}
-	b, err := bridge.Start(context.Background(), cfg, logger)
-	if err != nil {
-		tb.Fatalf("start bridge: %v", err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- b.Serve() }()
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := b.Shutdown(ctx); err != nil {
-			tb.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			tb.Errorf("serve: %v", err)
-		}
-	})
-	return b
+	return inprocess.Start(tb, cfg, logger)
 }
 
 // reply is an HTTP answer with its JSON body decoded.

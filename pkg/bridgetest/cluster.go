@@ -186,22 +186,13 @@ func (c *Cluster) URL() string {
 // t.Cleanup. It calls t.Fatal if no node accepts the connection.
 func (c *Cluster) Conn(t testing.TB, opts ...nats.Option) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect(c.URL(), append([]nats.Option{nats.MaxReconnects(-1)}, opts...)...)
-	if err != nil {
-		t.Fatalf("bridgetest: connect to cluster %s: %v", c.URL(), err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
+	return connect(t, c.URL(), append([]nats.Option{nats.MaxReconnects(-1)}, opts...)...)
 }
 
 // JetStream returns a JetStream context on a new connection from Conn.
 func (c *Cluster) JetStream(t testing.TB) jetstream.JetStream {
 	t.Helper()
-	js, err := jetstream.New(c.Conn(t))
-	if err != nil {
-		t.Fatalf("bridgetest: jetstream: %v", err)
-	}
-	return js
+	return jetStream(t, c.Conn(t))
 }
 
 // WaitForMetaLeader waits until one running node is the JetStream meta

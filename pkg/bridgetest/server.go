@@ -183,18 +183,30 @@ func (s *Server) NATS() *server.Server {
 // Conn calls t.Fatal if the connection fails.
 func (s *Server) Conn(t testing.TB, opts ...nats.Option) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect(s.URL(), opts...)
-	if err != nil {
-		t.Fatalf("bridgetest: connect to %s: %v", s.URL(), err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
+	return connect(t, s.URL(), opts...)
 }
 
 // JetStream returns a JetStream context on a new connection from Conn.
 func (s *Server) JetStream(t testing.TB) jetstream.JetStream {
 	t.Helper()
-	js, err := jetstream.New(s.Conn(t))
+	return jetStream(t, s.Conn(t))
+}
+
+// connect connects to url, closes the connection on t.Cleanup, and calls
+// t.Fatal if it fails.
+func connect(t testing.TB, url string, opts ...nats.Option) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		t.Fatalf("bridgetest: connect to %s: %v", url, err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+func jetStream(t testing.TB, nc *nats.Conn) jetstream.JetStream {
+	t.Helper()
+	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatalf("bridgetest: jetstream: %v", err)
 	}

@@ -24,8 +24,8 @@ import (
 
 	"github.com/dtbridge/dtbridge/pkg/bridge"
 	"github.com/dtbridge/dtbridge/pkg/bridgetest"
+	"github.com/dtbridge/dtbridge/pkg/bridgetest/inprocess"
 	"github.com/dtbridge/dtbridge/pkg/cli"
-	"github.com/dtbridge/dtbridge/pkg/config"
 	"github.com/dtbridge/dtbridge/pkg/replay"
 )
 
@@ -50,28 +50,7 @@ type running struct {
 
 func startBridge(t *testing.T) *running {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Embedded.Listen = "127.0.0.1:0"
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.Data.Dir = t.TempDir()
-	cfg.Auth.Tokens = []string{bridgeToken}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	b, err := bridge.Start(context.Background(), cfg, zap.NewNop())
-	if err != nil {
-		t.Fatalf("start bridge: %v", err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- b.Serve() }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := b.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		<-served
-	})
+	b := inprocess.Start(t, inprocess.Config(t, "", bridgeToken), zap.NewNop())
 	r := &running{t: t, b: b, base: "http://" + b.Addr().String(),
 		natsAt: strings.TrimPrefix(b.Embedded().ClientURL(), "nats://")}
 	var err2 error

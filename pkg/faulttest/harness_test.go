@@ -21,6 +21,7 @@ import (
 
 	"github.com/dtbridge/dtbridge/pkg/bridge"
 	"github.com/dtbridge/dtbridge/pkg/bridgetest"
+	"github.com/dtbridge/dtbridge/pkg/bridgetest/inprocess"
 	"github.com/dtbridge/dtbridge/pkg/config"
 	"github.com/dtbridge/dtbridge/pkg/ingress"
 )
@@ -61,37 +62,12 @@ func freeAddr(t *testing.T) string {
 // token, and shuts it down when the test ends. mutate adjusts the config.
 func startBridge(t *testing.T, natsURL string, mutate func(*config.Config)) (*bridge.Bridge, string, *observer.ObservedLogs) {
 	t.Helper()
-	cfg := config.Default()
-	cfg.NATS.URL = natsURL
-	cfg.Embedded.Listen = "127.0.0.1:0"
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.Data.Dir = t.TempDir()
-	cfg.Auth.Tokens = []string{token}
+	cfg := inprocess.Config(t, natsURL, token)
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("test config: %v", err)
-	}
 	core, logs := observer.New(zap.DebugLevel)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	b, err := bridge.Start(ctx, cfg, zap.New(core))
-	if err != nil {
-		t.Fatalf("start bridge: %v", err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- b.Serve() }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := b.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	b := inprocess.Start(t, cfg, zap.New(core))
 	return b, "http://" + b.Addr().String(), logs
 }
 

@@ -1,7 +1,6 @@
 package faulttest
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -13,22 +12,7 @@ import (
 // binary is the dtbridge executable, built once by TestMain.
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "dtbridge-faulttest-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "mkdtemp:", err)
-		os.Exit(1)
-	}
-	binary, err = bridgetest.BuildBinary(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(bridgetest.MainWithBinary(m, &binary)) }
 
 // soak reports whether the long variants were asked for (DTBRIDGE_SOAK=1,
 // `make soak`).
