@@ -42,7 +42,7 @@ func batchPublisher(t *testing.T, srv *bridgetest.Server, streamCfg *jetstream.S
 	return p
 }
 
-type result struct {
+type published struct {
 	m    Msg
 	rcpt Receipt
 	err  error
@@ -50,7 +50,7 @@ type result struct {
 
 // publishHeld publishes msgs concurrently, with the flushers held back until
 // all of them are queued, and returns each outcome in the order of msgs.
-func publishHeld(t *testing.T, p *Publisher, msgs []Msg) []result {
+func publishHeld(t *testing.T, p *Publisher, msgs []Msg) []published {
 	t.Helper()
 	b := p.batch
 	if b == nil {
@@ -59,12 +59,12 @@ func publishHeld(t *testing.T, p *Publisher, msgs []Msg) []result {
 	b.mu.Lock()
 	b.flushers = batchFlushers // no Publish starts a flusher
 	b.mu.Unlock()
-	out := make([]result, len(msgs))
+	out := make([]published, len(msgs))
 	var wg sync.WaitGroup
 	for i, m := range msgs {
 		wg.Go(func() {
 			r, err := p.Publish(context.Background(), m)
-			out[i] = result{m, r, err}
+			out[i] = published{m, r, err}
 		})
 	}
 	bridgetest.WaitFor(t, 10*time.Second, "every message queued", func() error {
@@ -82,6 +82,24 @@ func publishHeld(t *testing.T, p *Publisher, msgs []Msg) []result {
 	wg.Wait()
 	return out
 }
+
+// prefer makes the chooser pick atomic batches, or pipelined singles, for
+// the next exploreEvery-1 flushes (more than any test here makes).
+func prefer(p *Publisher, atomic bool) {
+	p.batch.choose.mu.Lock()
+	defer p.batch.choose.mu.Unlock()
+	p.batch.choose.cost = [2]float64{1e9, 1}
+	if !atomic {
+		p.batch.choose.cost = [2]float64{1, 1e9}
+	}
+	p.batch.choose.flushes = 0
+}
+
+// ways are the two ways a flush of several messages can store them.
+var ways = []struct {
+	name   string
+	atomic bool
+}{{"atomic", true}, {"singles", false}}
 
 // stored is every message in the stream: Nats-Msg-Id → seqs holding it, and
 // how many were written by an atomic batch.
@@ -112,7 +130,7 @@ func stored(t *testing.T, srv *bridgetest.Server) (byID map[string][]uint64, bat
 }
 
 // checkReceipts: every receipt's seq holds that message's ID and data.
-func checkReceipts(t *testing.T, srv *bridgetest.Server, results []result) {
+func checkReceipts(t *testing.T, srv *bridgetest.Server, results []published) {
 	t.Helper()
 	ctx := context.Background()
 	s, err := srv.JetStream(t).Stream(ctx, "TEST")
@@ -140,8 +158,15 @@ func checkReceipts(t *testing.T, srv *bridgetest.Server, results []result) {
 // receipt names the seq that holds its own message, every message is stored
 // once, and the batches really were atomic batches.
 func TestBatchSeqs(t *testing.T) {
+	for _, way := range ways {
+		t.Run(way.name, func(t *testing.T) { testBatchSeqs(t, way.atomic) })
+	}
+}
+
+func testBatchSeqs(t *testing.T, atomic bool) {
 	srv := bridgetest.RunServer(t, bridgetest.WithSyncAlways())
 	p := batchPublisher(t, srv, nil, WithBatching(64))
+	prefer(p, atomic)
 	const n = 150 // batches of 64, 64, 22
 	msgs := make([]Msg, n)
 	for i := range msgs {
@@ -171,8 +196,8 @@ func TestBatchSeqs(t *testing.T) {
 			t.Errorf("%s stored %d times", id, len(seqs))
 		}
 	}
-	if batched != n {
-		t.Errorf("%d of %d messages came from atomic batches", batched, n)
+	if want := map[bool]int{true: n, false: 0}[atomic]; batched != want {
+		t.Errorf("%d of %d messages came from atomic batches, want %d", batched, n, want)
 	}
 	if !p.Batching() {
 		t.Error("batching turned itself off")
@@ -199,58 +224,61 @@ func TestBatchDuplicates(t *testing.T) {
 		{"all copies of one id", 64, 1, 30, false},
 		{"all copies of one stored before", 64, 1, 30, true},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := bridgetest.RunServer(t, bridgetest.WithSyncAlways())
-			p := batchPublisher(t, srv, nil, WithBatching(tc.batchMax))
-			seqOf := map[string]uint64{}
-			if tc.pre {
-				pre, err := p.publishOne(context.Background(), Msg{Subject: "test.pre", ID: "id-0", Data: []byte(`{"pre":true}`)}, time.Now())
-				if err != nil {
-					t.Fatal(err)
+		for _, way := range ways {
+			t.Run(tc.name+"/"+way.name, func(t *testing.T) {
+				srv := bridgetest.RunServer(t, bridgetest.WithSyncAlways())
+				p := batchPublisher(t, srv, nil, WithBatching(tc.batchMax))
+				prefer(p, way.atomic)
+				seqOf := map[string]uint64{}
+				if tc.pre {
+					pre, err := p.publishOne(context.Background(), Msg{Subject: "test.pre", ID: "id-0", Data: []byte(`{"pre":true}`)}, time.Now())
+					if err != nil {
+						t.Fatal(err)
+					}
+					seqOf["id-0"] = pre.Seq
 				}
-				seqOf["id-0"] = pre.Seq
-			}
-			var msgs []Msg
-			for c := range tc.copies {
+				var msgs []Msg
+				for c := range tc.copies {
+					for i := range tc.ids {
+						msgs = append(msgs, Msg{Subject: "test.x", ID: fmt.Sprintf("id-%d", i), Data: fmt.Appendf(nil, `{"copy":%d}`, c)})
+					}
+				}
+				results := publishHeld(t, p, msgs)
+				checkReceipts(t, srv, results)
+				fresh := map[string]int{}
+				for _, r := range results {
+					if r.err != nil {
+						t.Fatalf("%s: %v", r.m.ID, r.err)
+					}
+					if !r.rcpt.Duplicate {
+						fresh[r.m.ID]++
+					}
+					if s, ok := seqOf[r.m.ID]; ok && s != r.rcpt.Seq {
+						t.Errorf("%s: seq %d, another copy got %d", r.m.ID, r.rcpt.Seq, s)
+					}
+					seqOf[r.m.ID] = r.rcpt.Seq
+				}
 				for i := range tc.ids {
-					msgs = append(msgs, Msg{Subject: "test.x", ID: fmt.Sprintf("id-%d", i), Data: fmt.Appendf(nil, `{"copy":%d}`, c)})
+					id := fmt.Sprintf("id-%d", i)
+					want := 1
+					if id == "id-0" && tc.pre {
+						want = 0 // stored before: every copy is a duplicate
+					}
+					if fresh[id] != want {
+						t.Errorf("%s: %d copies answered as new, want %d", id, fresh[id], want)
+					}
 				}
-			}
-			results := publishHeld(t, p, msgs)
-			checkReceipts(t, srv, results)
-			fresh := map[string]int{}
-			for _, r := range results {
-				if r.err != nil {
-					t.Fatalf("%s: %v", r.m.ID, r.err)
+				byID, _ := stored(t, srv)
+				for id, seqs := range byID {
+					if len(seqs) != 1 {
+						t.Errorf("%s stored at %v", id, seqs)
+					}
 				}
-				if !r.rcpt.Duplicate {
-					fresh[r.m.ID]++
+				if len(byID) != tc.ids {
+					t.Errorf("%d IDs stored, want %d", len(byID), tc.ids)
 				}
-				if s, ok := seqOf[r.m.ID]; ok && s != r.rcpt.Seq {
-					t.Errorf("%s: seq %d, another copy got %d", r.m.ID, r.rcpt.Seq, s)
-				}
-				seqOf[r.m.ID] = r.rcpt.Seq
-			}
-			for i := range tc.ids {
-				id := fmt.Sprintf("id-%d", i)
-				want := 1
-				if id == "id-0" && tc.pre {
-					want = 0 // stored before: every copy is a duplicate
-				}
-				if fresh[id] != want {
-					t.Errorf("%s: %d copies answered as new, want %d", id, fresh[id], want)
-				}
-			}
-			byID, _ := stored(t, srv)
-			for id, seqs := range byID {
-				if len(seqs) != 1 {
-					t.Errorf("%s stored at %v", id, seqs)
-				}
-			}
-			if len(byID) != tc.ids {
-				t.Errorf("%d IDs stored, want %d", len(byID), tc.ids)
-			}
-		})
+			})
+		}
 	}
 }
 
@@ -263,6 +291,7 @@ func TestBatchOneTooLarge(t *testing.T) {
 		Name: "TEST", Subjects: []string{"test.>"}, Storage: jetstream.FileStorage,
 		MaxMsgSize: 2048, AllowAtomicPublish: true, Duplicates: time.Minute,
 	}, WithBatching(64))
+	prefer(p, true)
 	var msgs []Msg
 	for i := range 20 {
 		data := fmt.Appendf(nil, `{"i":%d}`, i)
@@ -294,6 +323,7 @@ func TestBatchServerGone(t *testing.T) {
 	srv := bridgetest.RunServer(t, bridgetest.WithSyncAlways())
 	p := batchPublisher(t, srv, nil, WithBatching(64), WithBudget(time.Second), WithAttemptTimeout(200*time.Millisecond))
 	b := p.batch
+	prefer(p, true)
 	b.mu.Lock()
 	b.flushers = batchFlushers
 	b.mu.Unlock()
@@ -301,14 +331,14 @@ func TestBatchServerGone(t *testing.T) {
 	for i := range 30 {
 		msgs = append(msgs, Msg{Subject: "test.x", ID: fmt.Sprintf("id-%d", i), Data: []byte(`{}`)})
 	}
-	done := make(chan []result)
+	done := make(chan []published)
 	go func() {
-		out := make([]result, len(msgs))
+		out := make([]published, len(msgs))
 		var wg sync.WaitGroup
 		for i, m := range msgs {
 			wg.Go(func() {
 				r, err := p.Publish(context.Background(), m)
-				out[i] = result{m, r, err}
+				out[i] = published{m, r, err}
 			})
 		}
 		wg.Wait()
@@ -343,7 +373,7 @@ func TestBatchAckedIsStored(t *testing.T) {
 	p := batchPublisher(t, srv, nil, WithBatching(64), WithBudget(2*time.Second), WithAttemptTimeout(300*time.Millisecond))
 	var (
 		mu      sync.Mutex
-		results []result
+		results []published
 		wg      sync.WaitGroup
 		stop    = make(chan struct{})
 		acked   = make(chan struct{}, 1)
@@ -359,7 +389,7 @@ func TestBatchAckedIsStored(t *testing.T) {
 				m := Msg{Subject: "test.x", ID: fmt.Sprintf("w%d-%d", w, i), Data: []byte(`{}`)}
 				r, err := p.Publish(context.Background(), m)
 				mu.Lock()
-				results = append(results, result{m, r, err})
+				results = append(results, published{m, r, err})
 				mu.Unlock()
 				if err == nil {
 					select {
@@ -413,6 +443,7 @@ func TestBatchStreamWithoutAtomicPublish(t *testing.T) {
 	p := batchPublisher(t, srv, &jetstream.StreamConfig{
 		Name: "TEST", Subjects: []string{"test.>"}, Storage: jetstream.FileStorage, Duplicates: time.Minute,
 	}, WithBatching(64))
+	prefer(p, true)
 	if ok, err := AtomicPublishAllowed(context.Background(), srv.Conn(t), "TEST"); err != nil || ok {
 		t.Fatalf("AtomicPublishAllowed = %v, %v", ok, err)
 	}
@@ -443,5 +474,45 @@ func TestWithBatchingValidates(t *testing.T) {
 	p, err := New(srv.Conn(t), "TEST", WithBatching(1))
 	if err != nil || p.Batching() {
 		t.Errorf("WithBatching(1): batching=%v err=%v, want off", p != nil && p.Batching(), err)
+	}
+}
+
+// TestChooser: the cheaper way wins, the other is tried every
+// exploreEvery flushes, and failures do not count as costs.
+func TestChooser(t *testing.T) {
+	var c chooser
+	if !c.atomic() {
+		t.Fatal("first flush should measure atomic batches")
+	}
+	c.record(true, 64*time.Millisecond, make([]result, 4)) // no message stored: ignored
+	if !c.atomic() {
+		t.Fatal("a failed flush was counted as a cost")
+	}
+	ok := func(n int) []result {
+		r := make([]result, n)
+		for i := range r {
+			r[i].ok = true
+		}
+		return r
+	}
+	c.record(true, 10*time.Millisecond, ok(100)) // 100µs per message
+	if c.atomic() {
+		t.Fatal("singles never measured, yet not tried")
+	}
+	c.record(false, 30*time.Millisecond, ok(100)) // 300µs per message: atomic is cheaper
+	atomicFlushes := 0
+	for range 4 * exploreEvery {
+		if c.atomic() {
+			atomicFlushes++
+		}
+	}
+	if want := 4*exploreEvery - 4; atomicFlushes != want {
+		t.Errorf("%d atomic flushes of %d, want %d (the rest explore singles)", atomicFlushes, 4*exploreEvery, want)
+	}
+	for range 20 { // the server gets faster at singles (periodic fsync)
+		c.record(false, time.Millisecond, ok(100))
+	}
+	if c.atomic() && c.atomic() {
+		t.Error("still choosing atomic batches after singles became cheaper")
 	}
 }
