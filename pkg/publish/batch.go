@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -214,14 +215,14 @@ func (b *batcher) flush(batch []*pending) {
 	case len(uniq) == 1, b.off.Load():
 		results = b.singles(uniq)
 	default:
-		atomic := b.choose.atomic()
+		atomic := b.choose.atomic(len(uniq))
 		began := time.Now()
 		if atomic {
 			results = b.atomic(uniq)
 		} else {
 			results = b.singles(uniq)
 		}
-		b.choose.record(atomic, time.Since(began), results)
+		b.choose.record(len(uniq), atomic, time.Since(began), results)
 	}
 	for i, pm := range uniq {
 		r := results[i]
@@ -293,37 +294,47 @@ func (b *batcher) singles(uniq []*pending) []result {
 // the batch in a store of its own: several fsyncs and directory operations,
 // about 3–4 ms on a cloud disk) and then ONE fsync for all of it; a single
 // publish costs one fsync when the server syncs every write, almost nothing
-// otherwise. So batches win by far with sync_interval: always and lose with
-// the server's periodic sync. The chooser keeps a moving average of the
+// otherwise. So large batches win by far with sync_interval: always, small
+// ones lose, and all lose with the server's periodic sync. The chooser
+// keeps, per batch size class (2–3, 4–7, 8–15, …), a moving average of the
 // time per stored message of each way, uses the cheaper one, and tries the
-// other every exploreEvery flushes so the averages follow the server.
+// other every exploreEvery flushes of that class so the averages follow
+// the server.
 type chooser struct {
 	mu      sync.Mutex
-	cost    [2]float64 // ns per stored message: [singles, atomic]; 0 = not measured yet
-	flushes uint64
+	classes [11]sizeClass // by bits.Len(n): n ≤ MaxBatch < 2^10
+}
+
+type sizeClass struct {
+	// EWMAs of flush time (ns) and of messages stored, per way: [singles, atomic].
+	time, msgs [2]float64
+	flushes    uint64
 }
 
 // exploreEvery is how often the chooser tries the way it thinks is slower.
 const exploreEvery = 16
 
-func (c *chooser) atomic() bool {
+// atomic reports whether to store n messages as one atomic batch.
+func (c *chooser) atomic(n int) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.flushes++
+	k := &c.classes[bits.Len(uint(n))]
+	k.flushes++
 	switch {
-	case c.cost[1] == 0:
+	case k.msgs[1] == 0:
 		return true
-	case c.cost[0] == 0:
+	case k.msgs[0] == 0:
 		return false
 	}
-	cheaper := c.cost[1] <= c.cost[0]
-	if c.flushes%exploreEvery == 0 {
+	cheaper := k.time[1]/k.msgs[1] <= k.time[0]/k.msgs[0]
+	if k.flushes%exploreEvery == 0 {
 		return !cheaper
 	}
 	return cheaper
 }
 
-func (c *chooser) record(atomic bool, took time.Duration, results []result) {
+// record adds a flush of n messages that took took.
+func (c *chooser) record(n int, atomic bool, took time.Duration, results []result) {
 	stored := 0
 	for _, r := range results {
 		if r.ok {
@@ -333,18 +344,20 @@ func (c *chooser) record(atomic bool, took time.Duration, results []result) {
 	if stored == 0 {
 		return // a failure says nothing about cost
 	}
-	perMsg := float64(took) / float64(stored)
-	i := 0
+	way := 0
 	if atomic {
-		i = 1
+		way = 1
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.cost[i] == 0 {
-		c.cost[i] = perMsg
-	} else {
-		c.cost[i] += 0.25 * (perMsg - c.cost[i])
+	k := &c.classes[bits.Len(uint(n))]
+	if k.msgs[way] == 0 {
+		k.time[way], k.msgs[way] = float64(took), float64(stored)
+		return
 	}
+	const alpha = 0.25
+	k.time[way] += alpha * (float64(took) - k.time[way])
+	k.msgs[way] += alpha * (float64(stored) - k.msgs[way])
 }
 
 // batchAck is the reply to a batch's commit message.

@@ -86,13 +86,16 @@ func publishHeld(t *testing.T, p *Publisher, msgs []Msg) []published {
 // prefer makes the chooser pick atomic batches, or pipelined singles, for
 // the next exploreEvery-1 flushes (more than any test here makes).
 func prefer(p *Publisher, atomic bool) {
-	p.batch.choose.mu.Lock()
-	defer p.batch.choose.mu.Unlock()
-	p.batch.choose.cost = [2]float64{1e9, 1}
-	if !atomic {
-		p.batch.choose.cost = [2]float64{1, 1e9}
+	c := &p.batch.choose
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range c.classes {
+		k := &c.classes[i]
+		k.time, k.msgs, k.flushes = [2]float64{1e9, 1}, [2]float64{1, 1}, 0
+		if !atomic {
+			k.time = [2]float64{1, 1e9}
+		}
 	}
-	p.batch.choose.flushes = 0
 }
 
 // ways are the two ways a flush of several messages can store them.
@@ -477,17 +480,10 @@ func TestWithBatchingValidates(t *testing.T) {
 	}
 }
 
-// TestChooser: the cheaper way wins, the other is tried every
-// exploreEvery flushes, and failures do not count as costs.
+// TestChooser: per size class, the cheaper way wins, the other is tried
+// every exploreEvery flushes, and failures do not count as costs.
 func TestChooser(t *testing.T) {
 	var c chooser
-	if !c.atomic() {
-		t.Fatal("first flush should measure atomic batches")
-	}
-	c.record(true, 64*time.Millisecond, make([]result, 4)) // no message stored: ignored
-	if !c.atomic() {
-		t.Fatal("a failed flush was counted as a cost")
-	}
 	ok := func(n int) []result {
 		r := make([]result, n)
 		for i := range r {
@@ -495,24 +491,39 @@ func TestChooser(t *testing.T) {
 		}
 		return r
 	}
-	c.record(true, 10*time.Millisecond, ok(100)) // 100µs per message
-	if c.atomic() {
+	if !c.atomic(64) {
+		t.Fatal("first flush should measure atomic batches")
+	}
+	c.record(64, true, 64*time.Millisecond, make([]result, 64)) // nothing stored: ignored
+	if !c.atomic(64) {
+		t.Fatal("a failed flush was counted as a cost")
+	}
+	c.record(64, true, 6*time.Millisecond, ok(64)) // ~94µs per message
+	if c.atomic(64) {
 		t.Fatal("singles never measured, yet not tried")
 	}
-	c.record(false, 30*time.Millisecond, ok(100)) // 300µs per message: atomic is cheaper
+	c.record(64, false, 20*time.Millisecond, ok(64)) // ~310µs per message: atomic is cheaper
+	// Small batches are a class of their own: atomic costs a lot there.
+	c.atomic(2)
+	c.record(2, true, 4*time.Millisecond, ok(2))
+	c.atomic(2)
+	c.record(2, false, 600*time.Microsecond, ok(2))
+	if c.atomic(2) {
+		t.Error("atomic chosen for 2 messages, where singles are cheaper")
+	}
 	atomicFlushes := 0
 	for range 4 * exploreEvery {
-		if c.atomic() {
+		if c.atomic(64) {
 			atomicFlushes++
 		}
 	}
 	if want := 4*exploreEvery - 4; atomicFlushes != want {
 		t.Errorf("%d atomic flushes of %d, want %d (the rest explore singles)", atomicFlushes, 4*exploreEvery, want)
 	}
-	for range 20 { // the server gets faster at singles (periodic fsync)
-		c.record(false, time.Millisecond, ok(100))
+	for range 20 { // the server gets fast at singles (periodic fsync)
+		c.record(64, false, time.Millisecond, ok(64))
 	}
-	if c.atomic() && c.atomic() {
+	if c.atomic(64) && c.atomic(64) {
 		t.Error("still choosing atomic batches after singles became cheaper")
 	}
 }
