@@ -122,12 +122,9 @@ func (c *Converter) Convert(d Delivery) (Message, error) {
 }
 
 func (c *Converter) message(subj string, ev envelope.Event, quarantine string) (Message, error) {
-	if err := ev.Validate(); err != nil {
-		return Message{}, fmt.Errorf("envelope for %s: %w", subj, err)
-	}
-	b, err := ev.MarshalJSON()
+	b, err := ev.Encode()
 	if err != nil {
-		return Message{}, err
+		return Message{}, fmt.Errorf("envelope for %s: %w", subj, err)
 	}
 	return Message{Subject: subj, MsgID: ev.DedupKey, Event: ev, Encoded: b, Quarantine: quarantine}, nil
 }

@@ -180,6 +180,21 @@ func (e Event) AppendJSON(b []byte) ([]byte, error) {
 	if len(e.Data) > 0 && !json.Valid(e.Data) {
 		return nil, fmt.Errorf("encode event %s: data is not valid JSON", e.ID)
 	}
+	return e.appendJSON(b), nil
+}
+
+// Encode validates the event and returns its encoding: [Event.Validate]
+// then [Event.MarshalJSON], with data checked once (Validate's check covers
+// MarshalJSON's).
+func (e Event) Encode() ([]byte, error) {
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	return e.appendJSON(make([]byte, 0, len(e.Data)+512)), nil
+}
+
+// appendJSON appends the encoding; data must be valid JSON.
+func (e Event) appendJSON(b []byte) []byte {
 	b = append(b, `{"specversion":`...)
 	b = appendString(b, e.SpecVersion)
 	b = appendAttr(b, "id", e.ID)
@@ -203,7 +218,7 @@ func (e Event) AppendJSON(b []byte) ([]byte, error) {
 		b = append(b, `,"data":`...)
 		b = append(b, e.Data...)
 	}
-	return append(b, '}'), nil
+	return append(b, '}')
 }
 
 // wire is the decoding form of Event.

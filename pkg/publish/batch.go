@@ -312,7 +312,7 @@ type sizeClass struct {
 }
 
 // exploreEvery is how often the chooser tries the way it thinks is slower.
-const exploreEvery = 16
+const exploreEvery = 256
 
 // atomic reports whether to store n messages as one atomic batch.
 func (c *chooser) atomic(n int) bool {
