@@ -62,6 +62,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			return runBroker(args[1:], stdout, stderr)
 		case "noop":
 			return runNoop(args[1:], stdout, stderr)
+		case "load":
+			return runLoad(args[1:], stdout, stderr)
 		}
 	}
 	var o Options
@@ -372,4 +374,39 @@ func cpuModel() string {
 		}
 	}
 	return "unknown CPU"
+}
+
+// runLoad is the `load` subcommand: the load generator alone, against any
+// bridge (e.g. one started with `make run`).
+func runLoad(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("url", "http://127.0.0.1:8080", "the bridge's base URL")
+	tok := fs.String("token", "", "a token the bridge accepts (?token=)")
+	conc := fs.Int("concurrency", 64, "connections")
+	d := fs.Duration("duration", 10*time.Second, "measured time")
+	warm := fs.Duration("warmup", time.Second, "unmeasured time before")
+	rate := fs.Float64("rate", 0, "requests per second (open loop); 0 = as fast as answered")
+	dir := fs.String("fixtures", "testdata/fixtures", "fixture directory")
+	events := fs.String("events", "", "comma-separated events (default: every fixture whose event is in the table)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	templates, _, err := fixtures(Options{Fixtures: *dir, Events: *events}, doubletick.Default())
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r, err := loadgen.Run(ctx, loadgen.NewClient(*conc), loadgen.Options{
+		BaseURL: *url, Token: *tok, Templates: templates, Concurrency: *conc,
+		Duration: *d, Warmup: *warm, Rate: *rate, Run: strconv.FormatInt(time.Now().UnixNano(), 36),
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintln(stdout, r)
+	return 0
 }

@@ -117,6 +117,7 @@ type batcher struct {
 	flushers int         // goroutines running flushLoop
 	off      atomic.Bool // the server refused atomic publish: publish one by one
 	choose   chooser
+	turn     sync.RWMutex // held exclusively by a measured flush
 }
 
 // pending is one message waiting for its batch.
@@ -215,14 +216,28 @@ func (b *batcher) flush(batch []*pending) {
 	case len(uniq) == 1, b.off.Load():
 		results = b.singles(uniq)
 	default:
-		atomic := b.choose.atomic(len(uniq))
+		atomic, measure := b.choose.decide(len(uniq))
+		// A measured flush runs alone: the server handles a stream's
+		// writes one after the other, so a flush timed while another one
+		// is in flight would be charged for the other one's work too.
+		if measure {
+			b.turn.Lock()
+		} else {
+			b.turn.RLock()
+		}
 		began := time.Now()
 		if atomic {
 			results = b.atomic(uniq)
 		} else {
 			results = b.singles(uniq)
 		}
-		b.choose.record(len(uniq), atomic, time.Since(began), results)
+		took := time.Since(began)
+		if measure {
+			b.turn.Unlock()
+			b.choose.record(len(uniq), atomic, took, results)
+		} else {
+			b.turn.RUnlock()
+		}
 	}
 	for i, pm := range uniq {
 		r := results[i]
@@ -295,11 +310,14 @@ func (b *batcher) singles(uniq []*pending) []result {
 // about 3–4 ms on a cloud disk) and then ONE fsync for all of it; a single
 // publish costs one fsync when the server syncs every write, almost nothing
 // otherwise. So large batches win by far with sync_interval: always, small
-// ones lose, and all lose with the server's periodic sync. The chooser
-// keeps, per batch size class (2–3, 4–7, 8–15, …), a moving average of the
-// time per stored message of each way, uses the cheaper one, and tries the
-// other every exploreEvery flushes of that class so the averages follow
-// the server.
+// ones lose, and all lose with the server's periodic sync.
+//
+// The chooser keeps, per batch size class (2–3, 4–7, 8–15, …), a moving
+// average of the time per stored message of each way, measured only on
+// flushes that ran alone, and uses the cheaper way. The first flush of
+// each way in a class is measured; after that, in every exploreEvery
+// flushes of a class, one flush of each way is measured, so the averages
+// follow the server.
 type chooser struct {
 	mu      sync.Mutex
 	classes [11]sizeClass // by bits.Len(n): n ≤ MaxBatch < 2^10
@@ -311,29 +329,34 @@ type sizeClass struct {
 	flushes    uint64
 }
 
-// exploreEvery is how often the chooser tries the way it thinks is slower.
+// exploreEvery is how many flushes of a size class pass between two
+// measurements of each way.
 const exploreEvery = 256
 
-// atomic reports whether to store n messages as one atomic batch.
-func (c *chooser) atomic(n int) bool {
+// decide reports whether to store n messages as one atomic batch, and
+// whether to measure this flush (run it alone and record its cost).
+func (c *chooser) decide(n int) (atomic, measure bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	k := &c.classes[bits.Len(uint(n))]
-	k.flushes++
 	switch {
 	case k.msgs[1] == 0:
-		return true
+		return true, true
 	case k.msgs[0] == 0:
-		return false
+		return false, true
 	}
+	k.flushes++
 	cheaper := k.time[1]/k.msgs[1] <= k.time[0]/k.msgs[0]
-	if k.flushes%exploreEvery == 0 {
-		return !cheaper
+	switch k.flushes % exploreEvery {
+	case 0:
+		return !cheaper, true
+	case exploreEvery / 2:
+		return cheaper, true
 	}
-	return cheaper
+	return cheaper, false
 }
 
-// record adds a flush of n messages that took took.
+// record adds a measured flush of n messages that took took.
 func (c *chooser) record(n int, atomic bool, took time.Duration, results []result) {
 	stored := 0
 	for _, r := range results {

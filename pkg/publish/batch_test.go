@@ -480,8 +480,9 @@ func TestWithBatchingValidates(t *testing.T) {
 	}
 }
 
-// TestChooser: per size class, the cheaper way wins, the other is tried
-// every exploreEvery flushes, and failures do not count as costs.
+// TestChooser: per size class, each way is measured first, then the
+// cheaper one wins; each way is measured again every exploreEvery flushes;
+// failures do not count as costs.
 func TestChooser(t *testing.T) {
 	var c chooser
 	ok := func(n int) []result {
@@ -491,39 +492,46 @@ func TestChooser(t *testing.T) {
 		}
 		return r
 	}
-	if !c.atomic(64) {
-		t.Fatal("first flush should measure atomic batches")
+	if a, m := c.decide(64); !a || !m {
+		t.Fatalf("first flush: atomic=%v measure=%v, want a measured atomic batch", a, m)
 	}
 	c.record(64, true, 64*time.Millisecond, make([]result, 64)) // nothing stored: ignored
-	if !c.atomic(64) {
+	if a, _ := c.decide(64); !a {
 		t.Fatal("a failed flush was counted as a cost")
 	}
 	c.record(64, true, 6*time.Millisecond, ok(64)) // ~94µs per message
-	if c.atomic(64) {
-		t.Fatal("singles never measured, yet not tried")
+	if a, m := c.decide(64); a || !m {
+		t.Fatalf("second way: atomic=%v measure=%v, want measured singles", a, m)
 	}
 	c.record(64, false, 20*time.Millisecond, ok(64)) // ~310µs per message: atomic is cheaper
 	// Small batches are a class of their own: atomic costs a lot there.
-	c.atomic(2)
+	c.decide(2)
 	c.record(2, true, 4*time.Millisecond, ok(2))
-	c.atomic(2)
+	c.decide(2)
 	c.record(2, false, 600*time.Microsecond, ok(2))
-	if c.atomic(2) {
+	if a, _ := c.decide(2); a {
 		t.Error("atomic chosen for 2 messages, where singles are cheaper")
 	}
-	atomicFlushes := 0
+	var atomicFlushes, measured int
 	for range 4 * exploreEvery {
-		if c.atomic(64) {
+		a, m := c.decide(64)
+		if a {
 			atomicFlushes++
+		}
+		if m {
+			measured++
 		}
 	}
 	if want := 4*exploreEvery - 4; atomicFlushes != want {
-		t.Errorf("%d atomic flushes of %d, want %d (the rest explore singles)", atomicFlushes, 4*exploreEvery, want)
+		t.Errorf("%d atomic flushes of %d, want %d (the rest measure singles)", atomicFlushes, 4*exploreEvery, want)
+	}
+	if measured != 8 {
+		t.Errorf("%d measured flushes in %d, want 8", measured, 4*exploreEvery)
 	}
 	for range 20 { // the server gets fast at singles (periodic fsync)
 		c.record(64, false, time.Millisecond, ok(64))
 	}
-	if c.atomic(64) && c.atomic(64) {
+	if a, _ := c.decide(64); a {
 		t.Error("still choosing atomic batches after singles became cheaper")
 	}
 }
