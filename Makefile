@@ -46,7 +46,7 @@ lint:
 BENCH_ARGS ?=
 bench: build
 	$(GO) build -trimpath -o bin/dtbench ./cmd/dtbench
-	./bin/dtbench -bridge $(BIN) $(BENCH_ARGS)
+	./bin/dtbench $(BENCH_ARGS)
 
 ## bench-go: the Go benchmarks with allocations (the pure path per fixture, the in-process ingress)
 bench-go:

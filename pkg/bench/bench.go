@@ -47,6 +47,7 @@ type Options struct {
 	Keep             bool
 	SkipPure         bool
 	Modes            string // comma-separated fsync modes to measure
+	CompareBatching  bool   // also measure bridges with publish.batch_max 0
 }
 
 // modes are the two fsync settings, in the order measured.
@@ -79,6 +80,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.BatchMax, "batch-max", -1, "publish.batch_max of the bridges (-1: the default)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (stores, logs)")
 	fs.BoolVar(&o.SkipPure, "skip-pure", false, "skip T5 (the pure-path Go benchmarks)")
+	fs.BoolVar(&o.CompareBatching, "compare-batching", false, "also measure a bridge with publish.batch_max 0 in each mode (what coalescing buys)")
 	fs.StringVar(&o.Modes, "modes", strings.Join(modes, ","), "fsync modes to measure (interval, always)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -151,24 +153,27 @@ func run(ctx context.Context, o Options, args []string, stdout, stderr io.Writer
 		}
 		children = append(children, b)
 		brokers[mode] = b
-		addr, err := freeAddr()
-		if err != nil {
-			return err
+		for _, v := range variants(o) {
+			addr, err := freeAddr()
+			if err != nil {
+				return err
+			}
+			env := []string{
+				"DTBRIDGE_NATS_URL=" + b.addr, "DTBRIDGE_HTTP_ADDR=" + addr, "DTBRIDGE_AUTH_TOKENS=" + token,
+				"DTBRIDGE_DATA_DIR=" + filepath.Join(dir, "bridge-"+mode+v.stream), "DTBRIDGE_LOG_LEVEL=warn",
+				"DTBRIDGE_STREAM_NAME=" + v.stream, "DTBRIDGE_SUBJECT_PREFIX=" + strings.ToLower(v.stream),
+			}
+			if v.batchMax >= 0 {
+				env = append(env, "DTBRIDGE_PUBLISH_BATCH_MAX="+strconv.Itoa(v.batchMax))
+			}
+			br, err := startChild("bridge-"+mode+v.name, o.Bridge, []string{"serve"}, env, httpReady("http://"+addr+"/readyz"))
+			if err != nil {
+				return err
+			}
+			br.addr = "http://" + addr
+			children = append(children, br)
+			bridges[mode+v.name] = br
 		}
-		env := []string{
-			"DTBRIDGE_NATS_URL=" + b.addr, "DTBRIDGE_HTTP_ADDR=" + addr, "DTBRIDGE_AUTH_TOKENS=" + token,
-			"DTBRIDGE_DATA_DIR=" + filepath.Join(dir, "bridge-"+mode), "DTBRIDGE_LOG_LEVEL=warn",
-		}
-		if o.BatchMax >= 0 {
-			env = append(env, "DTBRIDGE_PUBLISH_BATCH_MAX="+strconv.Itoa(o.BatchMax))
-		}
-		br, err := startChild("bridge-"+mode, o.Bridge, []string{"serve"}, env, httpReady("http://"+addr+"/readyz"))
-		if err != nil {
-			return err
-		}
-		br.addr = "http://" + addr
-		children = append(children, br)
-		bridges[mode] = br
 	}
 
 	client := loadgen.NewClient(o.Concurrency)
@@ -203,12 +208,15 @@ func run(ctx context.Context, o Options, args []string, stdout, stderr io.Writer
 				fmt.Fprintf(stderr, "  %-22s %s\n", name, r)
 				rd[name] = r
 			}
-			if rd["bridge "+mode], err = load("bridge "+mode, bridges[mode].addr, 0, id+"b"+mode); err != nil {
-				return err
-			}
-			half := rd["bridge "+mode].RPS / 2
-			if rd["T3 "+mode], err = load(fmt.Sprintf("bridge %s @%.0f/s", mode, half), bridges[mode].addr, half, id+"t"+mode); err != nil {
-				return err
+			for _, v := range variants(o) {
+				key := mode + v.name
+				if rd["bridge "+key], err = load("bridge "+key, bridges[key].addr, 0, id+"b"+key); err != nil {
+					return err
+				}
+				half := rd["bridge "+key].RPS / 2
+				if rd["T3 "+key], err = load(fmt.Sprintf("bridge %s @%.0f/s", key, half), bridges[key].addr, half, id+"t"+key); err != nil {
+					return err
+				}
 			}
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -261,6 +269,23 @@ func fixtures(o Options, table *doubletick.Table) ([]loadgen.Template, []rawFixt
 	return templates, raws, nil
 }
 
+// variant is a bridge measured in every fsync mode: the configured one,
+// and with -compare-batching also one with publish.batch_max 0, on a stream
+// of its own.
+type variant struct {
+	name     string // appended to the mode in measurement names
+	stream   string
+	batchMax int // -1: the default
+}
+
+func variants(o Options) []variant {
+	v := []variant{{"", "DOUBLETICK", o.BatchMax}}
+	if o.CompareBatching {
+		v = append(v, variant{" batch_max=0", "NOBATCH", 0})
+	}
+	return v
+}
+
 // median of metric over the rounds.
 func median(rounds []round, name string, metric func(loadgen.Result) float64) float64 {
 	var v []float64
@@ -292,7 +317,10 @@ func report(w io.Writer, o Options, args []string, rounds []round, mem map[strin
 	fmt.Fprintln(w, "|---|---:|---:|---:|---|")
 	names := []string{"H"}
 	for _, mode := range modes {
-		names = append(names, "J sync "+mode, "J async "+mode, "bridge "+mode, "T3 "+mode)
+		names = append(names, "J sync "+mode, "J async "+mode)
+		for _, v := range variants(o) {
+			names = append(names, "bridge "+mode+v.name, "T3 "+mode+v.name)
+		}
 	}
 	label := map[string]string{"H": "H: no-op Echo handler (reads body, 202)"}
 	for _, mode := range modes {
@@ -300,6 +328,8 @@ func report(w io.Writer, o Options, args []string, rounds []round, mem map[strin
 		label["J async "+mode] = "bare async publish, fsync " + mode
 		label["bridge "+mode] = "bridge, fsync " + mode
 		label["T3 "+mode] = "bridge at ½ its rate (open loop), fsync " + mode
+		label["bridge "+mode+" batch_max=0"] = "bridge, fsync " + mode + ", publish.batch_max 0"
+		label["T3 "+mode+" batch_max=0"] = "bridge at ½ its rate (open loop), fsync " + mode + ", publish.batch_max 0"
 	}
 	for _, n := range names {
 		errs := 0
