@@ -369,6 +369,12 @@ func report(w io.Writer, o Options, args []string, rounds []round, mem map[strin
 		t3i.Round(10*time.Microsecond), bi/2, float64(t3i)/float64(targetT3Interval), targetT3Interval, pass(t3i <= targetT3Interval))
 	fmt.Fprintf(w, "| T3 p99 at ½ rate, fsync always | %v at %.0f/s | %.2f | ≤ 1 (%v) | %s |\n",
 		t3a.Round(10*time.Microsecond), ba/2, float64(t3a)/float64(targetT3Always), targetT3Always, pass(t3a <= targetT3Always))
+	if o.CompareBatching {
+		for _, mode := range modes {
+			on, off := median(rounds, "bridge "+mode, rps), median(rounds, "bridge "+mode+" batch_max=0", rps)
+			fmt.Fprintf(w, "| (what coalescing buys) fsync %s: bridge vs the same with publish.batch_max 0 | %.0f/s vs %.0f/s | %.2f | | |\n", mode, on, off, on/off)
+		}
+	}
 	for _, mode := range modes {
 		fmt.Fprintf(w, "| T4 bridge peak RSS (VmHWM), fsync %s broker | %.1f MiB | %.2f | ≤ 1 (64 MiB) | %s |\n",
 			mode, float64(mem[mode])/(1<<20), float64(mem[mode])/targetT4, pass(mem[mode] <= targetT4))
