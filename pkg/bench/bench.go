@@ -50,8 +50,8 @@ type Options struct {
 	CompareBatching  bool   // also measure bridges with publish.batch_max 0
 }
 
-// modes are the two fsync settings, in the order measured.
-var modes = []string{config.SyncInterval, config.SyncAlways}
+// defaultModes are the two fsync settings, in the order measured.
+const defaultModes = config.SyncInterval + "," + config.SyncAlways
 
 // Main runs the bench (no subcommand), or one of its child processes
 // (`broker`, `noop`). It returns the exit code: 0 when the run completed
@@ -81,11 +81,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (stores, logs)")
 	fs.BoolVar(&o.SkipPure, "skip-pure", false, "skip T5 (the pure-path Go benchmarks)")
 	fs.BoolVar(&o.CompareBatching, "compare-batching", false, "also measure a bridge with publish.batch_max 0 in each mode (what coalescing buys)")
-	fs.StringVar(&o.Modes, "modes", strings.Join(modes, ","), "fsync modes to measure (interval, always)")
+	fs.StringVar(&o.Modes, "modes", defaultModes, "fsync modes to measure (interval, always)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	modes = strings.Split(o.Modes, ",")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o, args, stdout, stderr); err != nil {
@@ -146,7 +145,7 @@ func run(ctx context.Context, o Options, args []string, stdout, stderr io.Writer
 	}
 	children = append(children, noop)
 	brokers, bridges := map[string]*child{}, map[string]*child{}
-	for _, mode := range modes {
+	for _, mode := range o.modes() {
 		b, err := startChild("broker-"+mode, self, []string{"broker", "-dir", filepath.Join(dir, "broker-"+mode), "-sync", mode}, nil, nil)
 		if err != nil {
 			return err
@@ -195,7 +194,7 @@ func run(ctx context.Context, o Options, args []string, stdout, stderr io.Writer
 		if rd["H"], err = load("H noop", noop.addr, 0, id+"h"); err != nil {
 			return err
 		}
-		for _, mode := range modes {
+		for _, mode := range o.modes() {
 			for _, async := range []bool{false, true} {
 				name := "J sync " + mode
 				if async {
@@ -225,7 +224,7 @@ func run(ctx context.Context, o Options, args []string, stdout, stderr io.Writer
 		rounds = append(rounds, rd)
 	}
 	mem := map[string]int64{}
-	for _, mode := range modes {
+	for _, mode := range o.modes() {
 		peak, _, err := bridges[mode].memory()
 		if err != nil {
 			return err
@@ -267,6 +266,14 @@ func fixtures(o Options, table *doubletick.Table) ([]loadgen.Template, []rawFixt
 		raws = append(raws, rawFixture{t.Event, t.Name, b})
 	}
 	return templates, raws, nil
+}
+
+// modes are the fsync modes to measure.
+func (o Options) modes() []string {
+	if o.Modes == "" {
+		return strings.Split(defaultModes, ",")
+	}
+	return strings.Split(o.Modes, ",")
 }
 
 // variant is a bridge measured in every fsync mode: the configured one,
@@ -316,14 +323,14 @@ func report(w io.Writer, o Options, args []string, rounds []round, mem map[strin
 	fmt.Fprintln(w, "| measurement | req/s (median) | p50 | p99 | errors (all rounds) |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---|")
 	names := []string{"H"}
-	for _, mode := range modes {
+	for _, mode := range o.modes() {
 		names = append(names, "J sync "+mode, "J async "+mode)
 		for _, v := range variants(o) {
 			names = append(names, "bridge "+mode+v.name, "T3 "+mode+v.name)
 		}
 	}
 	label := map[string]string{"H": "H: no-op Echo handler (reads body, 202)"}
-	for _, mode := range modes {
+	for _, mode := range o.modes() {
 		label["J sync "+mode] = "bare sync publish, fsync " + mode
 		label["J async "+mode] = "bare async publish, fsync " + mode
 		label["bridge "+mode] = "bridge, fsync " + mode
@@ -370,12 +377,12 @@ func report(w io.Writer, o Options, args []string, rounds []round, mem map[strin
 	fmt.Fprintf(w, "| T3 p99 at ½ rate, fsync always | %v at %.0f/s | %.2f | ≤ 1 (%v) | %s |\n",
 		t3a.Round(10*time.Microsecond), ba/2, float64(t3a)/float64(targetT3Always), targetT3Always, pass(t3a <= targetT3Always))
 	if o.CompareBatching {
-		for _, mode := range modes {
+		for _, mode := range o.modes() {
 			on, off := median(rounds, "bridge "+mode, rps), median(rounds, "bridge "+mode+" batch_max=0", rps)
 			fmt.Fprintf(w, "| (what coalescing buys) fsync %s: bridge vs the same with publish.batch_max 0 | %.0f/s vs %.0f/s | %.2f | | |\n", mode, on, off, on/off)
 		}
 	}
-	for _, mode := range modes {
+	for _, mode := range o.modes() {
 		fmt.Fprintf(w, "| T4 bridge peak RSS (VmHWM), fsync %s broker | %.1f MiB | %.2f | ≤ 1 (64 MiB) | %s |\n",
 			mode, float64(mem[mode])/(1<<20), float64(mem[mode])/targetT4, pass(mem[mode] <= targetT4))
 	}

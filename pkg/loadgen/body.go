@@ -10,11 +10,11 @@ import (
 	"strconv"
 )
 
-// KeyFields are the top-level payload fields that DoubleTick's natural
+// keyFields are the top-level payload fields that DoubleTick's natural
 // idempotency keys are made of (catalog §3.8). [Template] makes their string
 // values unique per request, so an event whose dedup key is a natural key
 // is not deduplicated either.
-var KeyFields = []string{"dtMessageId", "messageId", "dtCustomerId", "customerId", "noteId", "callId", "conversationId", "groupId"}
+var keyFields = []string{"dtMessageId", "messageId", "dtCustomerId", "customerId", "noteId", "callId", "conversationId", "groupId"}
 
 // UniqueField is the field [Template] adds to every body, so an event whose
 // dedup key is a hash of the body gets a new key per request.
@@ -37,7 +37,7 @@ func NewTemplate(event, name string, body []byte) (Template, error) {
 	if err := json.Unmarshal(body, &obj); err != nil {
 		return Template{}, fmt.Errorf("fixture %s/%s: %w", event, name, err)
 	}
-	for _, k := range KeyFields {
+	for _, k := range keyFields {
 		if s, ok := obj[k].(string); ok {
 			obj[k] = marker + s
 		}
