@@ -314,9 +314,10 @@ func (b *batcher) singles(uniq []*pending) []result {
 //
 // The chooser keeps, per batch size class (2–3, 4–7, 8–15, …), a moving
 // average of the time per stored message of each way, measured only on
-// flushes that ran alone, and uses the cheaper way. The first flush of
-// each way in a class is measured; after that, in every exploreEvery
-// flushes of a class, one flush of each way is measured, so the averages
+// flushes that ran alone, and uses the cheaper way (atomic only when
+// clearly cheaper, see atomicMargin). The first flush of each way in a
+// class is measured; after that, one flush of each way in every learnEvery
+// flushes of a class at first, then in every exploreEvery, so the averages
 // follow the server.
 type chooser struct {
 	mu      sync.Mutex
@@ -330,8 +331,18 @@ type sizeClass struct {
 }
 
 // exploreEvery is how many flushes of a size class pass between two
-// measurements of each way.
-const exploreEvery = 256
+// measurements of each way; during a class's first exploreEvery flushes,
+// while the averages settle, it is learnEvery.
+const (
+	exploreEvery = 256
+	learnEvery   = 8
+)
+
+// atomicMargin: an atomic batch is chosen only when it costs at most this
+// fraction of singles per message. Its fixed cost makes it the riskier way
+// when the two are close (a disk stall during a measurement of singles must
+// not switch a fast server to batches).
+const atomicMargin = 0.8
 
 // decide reports whether to store n messages as one atomic batch, and
 // whether to measure this flush (run it alone and record its cost).
@@ -346,11 +357,15 @@ func (c *chooser) decide(n int) (atomic, measure bool) {
 		return false, true
 	}
 	k.flushes++
-	cheaper := k.time[1]/k.msgs[1] <= k.time[0]/k.msgs[0]
-	switch k.flushes % exploreEvery {
+	cheaper := k.time[1]/k.msgs[1] <= atomicMargin*(k.time[0]/k.msgs[0])
+	period := uint64(exploreEvery)
+	if k.flushes <= exploreEvery {
+		period = learnEvery
+	}
+	switch k.flushes % period {
 	case 0:
 		return !cheaper, true
-	case exploreEvery / 2:
+	case period / 2:
 		return cheaper, true
 	}
 	return cheaper, false

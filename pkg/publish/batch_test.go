@@ -522,11 +522,23 @@ func TestChooser(t *testing.T) {
 			measured++
 		}
 	}
-	if want := 4*exploreEvery - 4; atomicFlushes != want {
+	// Learning: one flush in learnEvery/2 measured during the first
+	// exploreEvery, half of them trying singles; then one in exploreEvery/2.
+	wantMeasured := 2*exploreEvery/learnEvery + 2*3
+	if measured != wantMeasured {
+		t.Errorf("%d measured flushes in %d, want %d", measured, 4*exploreEvery, wantMeasured)
+	}
+	if want := 4*exploreEvery - wantMeasured/2; atomicFlushes != want {
 		t.Errorf("%d atomic flushes of %d, want %d (the rest measure singles)", atomicFlushes, 4*exploreEvery, want)
 	}
-	if measured != 8 {
-		t.Errorf("%d measured flushes in %d, want 8", measured, 4*exploreEvery)
+	// Close costs keep singles: atomic must be clearly cheaper.
+	var close chooser
+	close.decide(64)
+	close.record(64, true, 9*time.Millisecond, ok(64))
+	close.decide(64)
+	close.record(64, false, 10*time.Millisecond, ok(64))
+	if a, _ := close.decide(64); a {
+		t.Error("atomic chosen at 90% of the cost of singles; the margin is 80%")
 	}
 	for range 20 { // the server gets fast at singles (periodic fsync)
 		c.record(64, false, time.Millisecond, ok(64))
