@@ -188,6 +188,7 @@ func (b *Bridge) batchMax(ctx context.Context) (int, error) {
 			zap.String("stream", b.cfg.Stream.Name))
 		return 0, nil
 	}
+	b.logger.Info("publish coalescing on: concurrent deliveries may share one atomic batch (one fsync)", zap.Int("batch_max", n))
 	return n, nil
 }
 
