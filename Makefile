@@ -12,7 +12,7 @@ FUZZTIME  ?= 100000x
 # Domain packages that must not import transports (house style G2).
 DOMAIN    := ./pkg/envelope ./pkg/doubletick ./pkg/subject ./pkg/delivery
 
-.PHONY: all build run test unit fuzz lint bench golden soak clean
+.PHONY: all build run test unit fuzz lint bench bench-go golden soak clean
 
 all: build
 
@@ -55,8 +55,14 @@ lint:
 	@bad=$$($(GO) list -deps $(DOMAIN) | grep -E 'labstack/echo|nats-io/' || true); \
 		if [ -n "$$bad" ]; then echo "domain packages import transports:"; echo "$$bad"; exit 1; fi
 
-## bench: benchmarks with allocations (the pure path and the ingress)
-bench:
+## bench: the issue-6 targets T1–T5 in one run: ceilings H, J, J1 and the bridge side by side (see BENCHMARKS.md); BENCH_ARGS='-duration 10s -rounds 5' etc.
+BENCH_ARGS ?=
+bench: build
+	$(GO) build -trimpath -o bin/dtbench ./cmd/dtbench
+	./bin/dtbench $(BENCH_ARGS)
+
+## bench-go: the Go benchmarks with allocations (the pure path per fixture, the in-process ingress)
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./pkg/...
 
 clean:

@@ -101,12 +101,19 @@ func Start(ctx context.Context, cfg config.Config, logger *zap.Logger, opts ...O
 		MaxBytes:   int64(cfg.Stream.MaxBytes),
 		Replicas:   cfg.Stream.Replicas,
 		Duplicates: cfg.Stream.DuplicateWindow,
+
+		AtomicPublish: cfg.Publish.BatchMax > 1,
 	}, cfg.Stream.Manage); err != nil {
+		return nil, err
+	}
+	batchMax, err := b.batchMax(ctx)
+	if err != nil {
 		return nil, err
 	}
 	pub, err := publish.New(b.nc, cfg.Stream.Name,
 		publish.WithBudget(cfg.Publish.Timeout),
 		publish.WithAttemptTimeout(cfg.Publish.AttemptTimeout),
+		publish.WithBatching(batchMax),
 		publish.WithObserver(func(d time.Duration, err error) { b.metrics.ObservePublish(d.Seconds(), err) }))
 	if err != nil {
 		return nil, err
@@ -176,6 +183,27 @@ func (b *Bridge) connect(ctx context.Context, state *publish.ConnState) error {
 	b.nc = nc
 	b.logger.Info("connected to nats", zap.String("server", nc.ConnectedUrlRedacted()))
 	return nil
+}
+
+// batchMax is publish.batch_max when the stream allows atomic batches,
+// else 0 (one by one), with a warning: an external stream dtbridge does not
+// manage may not allow them, or the server may be older than 2.12.
+func (b *Bridge) batchMax(ctx context.Context) (int, error) {
+	n := b.cfg.Publish.BatchMax
+	if n <= 1 {
+		return 0, nil
+	}
+	ok, err := publish.AtomicPublishAllowed(ctx, b.nc, b.cfg.Stream.Name)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		b.logger.Warn("the stream does not allow atomic publish (needs nats-server >= 2.12 and allow_atomic on the stream): publish.batch_max ignored, publishing one by one",
+			zap.String("stream", b.cfg.Stream.Name))
+		return 0, nil
+	}
+	b.logger.Info("publish coalescing on: concurrent deliveries may share one atomic batch (one fsync)", zap.Int("batch_max", n))
+	return n, nil
 }
 
 // checkMaxPayload refuses a broker whose max payload cannot hold the

@@ -580,3 +580,66 @@ func TestConcurrentIdenticalDeliveries(t *testing.T) {
 		t.Errorf("seqs %v, %d not duplicates, %d stored; want one of each", seqs, fresh, h.msgs())
 	}
 }
+
+// TestConcurrentDeliveriesOwnSeq: many different deliveries at once, each
+// sent twice, with publish.batch_max on (deliveries coalesced into atomic
+// batches) and off. Every 202 names the seq that holds its own event (the
+// stored envelope's id is the one the 202 gave), each event is stored
+// once, and its two copies name the same seq, one of them as a duplicate.
+func TestConcurrentDeliveriesOwnSeq(t *testing.T) {
+	for _, batchMax := range []int{64, 0} {
+		t.Run(fmt.Sprintf("batch_max=%d", batchMax), func(t *testing.T) {
+			srv := bridgetest.RunServer(t, bridgetest.WithMaxPayload(8<<20), bridgetest.WithSyncAlways())
+			h := start(t, srv, func(c *config.Config) { c.Publish.BatchMax = batchMax })
+			const n = 60
+			type delivery struct {
+				i int
+				r reply
+			}
+			replies := make(chan delivery, 2*n)
+			for i := range 2 * n {
+				body := fmt.Appendf(nil, `{"to":"+919000000000","customerName":"C","customerPhone":"+919111222333","dtCustomerId":"customer_%d","closeConversation":true}`, i%n)
+				go func() {
+					replies <- delivery{i % n, h.post("/v1/webhooks/doubletick/CLOSE_CONVERSATION", "application/json", body)}
+				}()
+			}
+			seqOf := map[int]uint64{}
+			fresh := map[int]int{}
+			for range 2 * n {
+				d := <-replies
+				if d.r.status != 202 {
+					t.Fatalf("status %d: %s", d.r.status, d.r.body)
+				}
+				if s, ok := seqOf[d.i]; ok && s != d.r.ack.Seq {
+					t.Errorf("delivery %d: copies got seq %d and %d", d.i, s, d.r.ack.Seq)
+				}
+				seqOf[d.i] = d.r.ack.Seq
+				if !d.r.ack.Duplicate {
+					fresh[d.i]++
+				}
+				var ev struct {
+					ID   string `json:"id"`
+					Data struct {
+						Customer struct {
+							ID string `json:"id"`
+						} `json:"customer"`
+					} `json:"data"`
+				}
+				if err := json.Unmarshal(h.stored(d.r.ack.Seq).Data, &ev); err != nil {
+					t.Fatal(err)
+				}
+				if ev.ID != d.r.ack.ID || ev.Data.Customer.ID != fmt.Sprintf("customer_%d", d.i) {
+					t.Errorf("delivery %d: 202 says id %s seq %d; that seq holds id %s of %s", d.i, d.r.ack.ID, d.r.ack.Seq, ev.ID, ev.Data.Customer.ID)
+				}
+			}
+			for i := range n {
+				if fresh[i] != 1 {
+					t.Errorf("delivery %d: %d copies answered as new, want 1", i, fresh[i])
+				}
+			}
+			if got := h.msgs(); got != n {
+				t.Errorf("%d stored, want %d", got, n)
+			}
+		})
+	}
+}

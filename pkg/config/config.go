@@ -178,6 +178,10 @@ type Publish struct {
 	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout" usage:"total in-request retry budget for one publish"`
 	// AttemptTimeout bounds a single attempt (default 3s, ≤ Timeout).
 	AttemptTimeout time.Duration `mapstructure:"attempt_timeout" yaml:"attempt_timeout" usage:"timeout of one publish attempt"`
+	// BatchMax is the most deliveries coalesced into one JetStream atomic
+	// batch (one fsync for all of them); 0 or 1 publishes one by one
+	// (default 64, at most 1000).
+	BatchMax int `mapstructure:"batch_max" yaml:"batch_max" usage:"most concurrent deliveries stored as one atomic batch, 0 = one by one"`
 }
 
 // Log configures logging.
@@ -241,7 +245,7 @@ func Default() Config {
 		},
 		Subject: Subject{Prefix: "doubletick", Template: "{prefix}.{channel}.{type}"},
 		Limits:  Limits{MaxBody: MiB, MaxParts: 1000},
-		Publish: Publish{Timeout: 12 * time.Second, AttemptTimeout: 3 * time.Second},
+		Publish: Publish{Timeout: 12 * time.Second, AttemptTimeout: 3 * time.Second, BatchMax: 64},
 		Log:     Log{Level: LogLevelInfo, Format: LogFormatJSON},
 	}
 }

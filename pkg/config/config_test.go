@@ -66,8 +66,8 @@ func TestKeys(t *testing.T) {
 	if !slices.IsSorted(keys) {
 		t.Errorf("Keys() not sorted: %v", keys)
 	}
-	if len(keys) != 43 {
-		t.Errorf("len(Keys()) = %d, want 43: %v", len(keys), keys)
+	if len(keys) != 44 {
+		t.Errorf("len(Keys()) = %d, want 44: %v", len(keys), keys)
 	}
 	for _, k := range []string{"http.addr", "nats.tls.ca", "auth.allow_cidrs", "stream.max_bytes", "log.format"} {
 		if !slices.Contains(keys, k) {
@@ -275,6 +275,8 @@ func TestValidate(t *testing.T) {
 		{"max_body small", func(c *Config) { c.Limits.MaxBody = 512 }, []string{"limits.max_body"}},
 		{"max_body big", func(c *Config) { c.Limits.MaxBody = 17 * MiB }, []string{"limits.max_body"}},
 		{"max_parts zero", func(c *Config) { c.Limits.MaxParts = 0 }, []string{"limits.max_parts"}},
+		{"batch_max over the server limit", func(c *Config) { c.Publish.BatchMax = 1001 }, []string{"publish.batch_max"}},
+		{"batch_max negative", func(c *Config) { c.Publish.BatchMax = -1 }, []string{"publish.batch_max"}},
 		{"rate negative", func(c *Config) { c.Limits.Rate = -1 }, []string{"limits.rate"}},
 		{"rate without burst", func(c *Config) { c.Limits.Rate = 5 }, []string{"limits.burst"}},
 		{"burst negative", func(c *Config) { c.Limits.Burst = -1 }, []string{"limits.burst"}},

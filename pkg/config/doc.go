@@ -53,6 +53,7 @@
 // auth.trusted_proxies are CIDRs or bare IPs; 1KiB ≤ limits.max_body ≤
 // 16MiB; limits.max_parts ≥ 1; limits.rate ≥ 0; limits.burst ≥ 0 and ≥ 1
 // when limits.rate > 0; publish.attempt_timeout ≤ publish.timeout;
+// 0 ≤ publish.batch_max ≤ 1000;
 // log.level is debug|info|warn|error and log.format json|console;
 // replay.webhook_secret is empty or whsec_ + base64 of 24 to 64 bytes.
 // Error messages never contain secret values.

@@ -244,6 +244,9 @@ func (c Config) Validate() error {
 	if c.Publish.AttemptTimeout > 0 && c.Publish.Timeout > 0 && c.Publish.AttemptTimeout > c.Publish.Timeout {
 		e.addf("publish.attempt_timeout", "must be <= publish.timeout (%s > %s)", c.Publish.AttemptTimeout, c.Publish.Timeout)
 	}
+	if c.Publish.BatchMax < 0 || c.Publish.BatchMax > 1000 {
+		e.addf("publish.batch_max", "must be 0 to 1000, the server's atomic batch limit (got %d)", c.Publish.BatchMax)
+	}
 	// A delivery may wait publish.timeout for its ack; its 202 must still be
 	// writable, and a graceful stop must be able to wait for it.
 	if c.Publish.Timeout > 0 && c.HTTP.WriteTimeout > 0 && c.Publish.Timeout >= c.HTTP.WriteTimeout {

@@ -120,7 +120,7 @@ func (c *Converter) Convert(d Delivery) (Message, error) {
 }
 
 func (c *Converter) message(subj string, ev envelope.Event, quarantine string) (Message, error) {
-	b, err := ev.Encode(make([]byte, 0, len(ev.Data)+512))
+	b, err := ev.Encode()
 	if err != nil {
 		return Message{}, fmt.Errorf("envelope for %s: %w", subj, err)
 	}

@@ -3,12 +3,10 @@ package doubletick
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
-
-	"github.com/dtbridge/dtbridge/pkg/envelope"
+	"unicode/utf8"
 )
 
 // Payload is a parsed delivery: the top-level JSON object, with numbers kept
@@ -75,50 +73,134 @@ func (p Payload) Time(key string) (time.Time, bool) {
 }
 
 // canonical returns the payload as canonical JSON: object keys sorted, no
-// insignificant whitespace, numbers as written, strings escaped as the
-// envelope escapes them. Key order and formatting of the delivery do not
-// change it, and different payloads never share it (it is the input of the
-// body-hash dedup key).
-func (p Payload) canonical() []byte { return appendCanonical(make([]byte, 0, 512), map[string]any(p)) }
+// insignificant whitespace, numbers as written. Key order and formatting of
+// the delivery do not change it. The bytes are exactly json.Marshal's (the
+// dedup keys of stored events depend on them; a test compares the two),
+// written without reflection.
+func (p Payload) canonical() []byte {
+	if b, ok := appendCanonical(make([]byte, 0, 512), map[string]any(p)); ok {
+		return b
+	}
+	b, err := json.Marshal(map[string]any(p))
+	if err != nil {
+		// Every value came from json.Decoder, so it always re-encodes.
+		panic(fmt.Sprintf("doubletick: re-encode payload: %v", err))
+	}
+	return b
+}
 
-func appendCanonical(b []byte, v any) []byte {
+// appendCanonical appends v as json.Marshal would encode it, for the types
+// json.Decoder with UseNumber produces; ok is false for any other type.
+func appendCanonical(b []byte, v any) ([]byte, bool) {
 	switch v := v.(type) {
-	case map[string]any:
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
+	case nil:
+		return append(b, "null"...), true
+	case bool:
+		if v {
+			return append(b, "true"...), true
 		}
-		sort.Strings(keys)
-		b = append(b, '{')
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = envelope.AppendQuoted(b, k)
-			b = append(b, ':')
-			b = appendCanonical(b, v[k])
+		return append(b, "false"...), true
+	case string:
+		return appendJSONString(b, v), true
+	case json.Number:
+		if v == "" {
+			return append(b, '0'), true
 		}
-		return append(b, '}')
+		return append(b, v...), true
 	case []any:
+		if v == nil {
+			return append(b, "null"...), true
+		}
 		b = append(b, '[')
 		for i, e := range v {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendCanonical(b, e)
+			var ok bool
+			if b, ok = appendCanonical(b, e); !ok {
+				return b, false
+			}
 		}
-		return append(b, ']')
-	case string:
-		return envelope.AppendQuoted(b, v)
-	case json.Number:
-		return append(b, v...)
-	case bool:
-		return strconv.AppendBool(b, v)
-	case nil:
-		return append(b, "null"...)
+		return append(b, ']'), true
+	case map[string]any:
+		if v == nil {
+			return append(b, "null"...), true
+		}
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, k)
+			b = append(b, ':')
+			var ok bool
+			if b, ok = appendCanonical(b, v[k]); !ok {
+				return b, false
+			}
+		}
+		return append(b, '}'), true
 	}
-	// Parse produces only the types above.
-	panic(fmt.Sprintf("doubletick: canonical: unexpected %T", v))
+	return b, false
+}
+
+// appendJSONString is encoding/json's string encoding with HTML escaping
+// (what json.Marshal does): <, >, & and control characters as \u00XX
+// (\b \f \n \r \t short), U+2028/U+2029 escaped, invalid UTF-8 as U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // upper is strings.ToUpper for the enum-like fields DoubleTick sends.

@@ -185,16 +185,17 @@ func (e Event) AppendJSON(b []byte) ([]byte, error) {
 	return e.appendJSON(b), nil
 }
 
-// Encode validates the event ([Event.Validate]) and appends its encoding to
-// b. It is what the bridge stores: data is checked once, where Validate
-// followed by MarshalJSON would scan it twice.
-func (e Event) Encode(b []byte) ([]byte, error) {
+// Encode validates the event ([Event.Validate]) and returns its encoding,
+// as MarshalJSON would. It is what the bridge stores: data is checked once,
+// where Validate followed by MarshalJSON would scan it twice.
+func (e Event) Encode() ([]byte, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
-	return e.appendJSON(b), nil
+	return e.appendJSON(make([]byte, 0, len(e.Data)+512)), nil
 }
 
+// appendJSON appends the encoding; data must be valid JSON.
 func (e Event) appendJSON(b []byte) []byte {
 	b = append(b, `{"specversion":`...)
 	b = appendString(b, e.SpecVersion)
@@ -314,9 +315,6 @@ func appendString(b []byte, s string) []byte {
 // Quote returns s as a JSON string literal; exported for code that builds
 // `data` objects by hand with the same escaping rules as the envelope.
 func Quote(s string) string { return string(appendString(nil, s)) }
-
-// AppendQuoted appends s to b as a JSON string literal, escaped like [Quote].
-func AppendQuoted(b []byte, s string) []byte { return appendString(b, s) }
 
 var _ json.Marshaler = Event{}
 var _ json.Unmarshaler = (*Event)(nil)

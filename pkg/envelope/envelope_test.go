@@ -128,7 +128,7 @@ func TestMarshalGolden(t *testing.T) {
 	if string(got) != want {
 		t.Errorf("json.Marshal =\n%s\nwant\n%s", got, want)
 	}
-	encoded, err := e.Encode(nil)
+	encoded, err := e.Encode()
 	if err != nil || string(encoded) != want {
 		t.Errorf("Encode = %s, %v; want the same bytes as MarshalJSON", encoded, err)
 	}
@@ -251,7 +251,7 @@ func TestEncodeValidates(t *testing.T) {
 	} {
 		e := validEvent()
 		mutate(&e)
-		b, err := e.Encode(nil)
+		b, err := e.Encode()
 		var ve envelope.ValidationError
 		if !errors.As(err, &ve) || b != nil {
 			t.Errorf("%s: Encode = %q, %v; want a ValidationError and no bytes", name, b, err)
@@ -339,4 +339,26 @@ func FuzzAppendString(f *testing.F) {
 			t.Fatalf("Quote(%q) decodes to %q, encoding/json's encoding to %q", s, got, want)
 		}
 	})
+}
+
+// TestEncode: Encode is Validate then MarshalJSON, byte for byte, and
+// refuses what Validate refuses.
+func TestEncode(t *testing.T) {
+	ev := envelope.New()
+	ev.ID, ev.Source, ev.Type = "id-1", "doubletick/whatsapp", "io.doubletick.conversation.closed.v1"
+	ev.Time, ev.ReceivedAt = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), time.Date(2026, 1, 2, 3, 4, 6, 0, time.UTC)
+	ev.DataSchema, ev.Channel, ev.DedupKey = "urn:dtbridge:schema:x", "whatsapp", "k"
+	ev.Data = []byte(`{"channel":"whatsapp","raw":{"a":"<\u2028>"}}`)
+	got, err := ev.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ev.MarshalJSON()
+	if err != nil || string(got) != string(want) {
+		t.Errorf("Encode = %s, %v; MarshalJSON = %s", got, err, want)
+	}
+	ev.Data = []byte(`{"channel":`)
+	if _, err := ev.Encode(); err == nil || !strings.Contains(err.Error(), "data") {
+		t.Errorf("Encode of invalid data: %v", err)
+	}
 }

@@ -38,9 +38,11 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			route = "unmatched"
 		}
 		s.metrics.Requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-		s.logger.Debug("request",
-			zap.String("method", c.Request().Method), zap.String("path", c.Request().URL.Path),
-			zap.String("route", route), zap.Int("status", status), zap.Duration("duration", time.Since(start)))
+		// Check first: at the default level the fields are never built.
+		if ce := s.logger.Check(zap.DebugLevel, "request"); ce != nil {
+			ce.Write(zap.String("method", c.Request().Method), zap.String("path", c.Request().URL.Path),
+				zap.String("route", route), zap.Int("status", status), zap.Duration("duration", time.Since(start)))
+		}
 		return nil
 	}
 }

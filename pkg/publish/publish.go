@@ -73,6 +73,8 @@ type Publisher struct {
 	attemptTimeout time.Duration
 	maxBackoff     time.Duration
 	observe        func(time.Duration, error)
+	batchMax       int
+	batch          *batcher // nil without WithBatching
 }
 
 // Option configures a Publisher.
@@ -128,6 +130,9 @@ func New(nc *nats.Conn, stream string, opts ...Option) (*Publisher, error) {
 	if p.attemptTimeout > p.budget {
 		return nil, fmt.Errorf("publish attempt timeout %v exceeds the budget %v", p.attemptTimeout, p.budget)
 	}
+	if p.batchMax > 1 {
+		p.batch = &batcher{p: p, max: p.batchMax}
+	}
 	return p, nil
 }
 
@@ -141,41 +146,77 @@ func (p *Publisher) Stream() string { return p.stream }
 // election), timeouts, a disconnected client, and JetStream's "duplicate
 // message id is in process" (err 10158, a concurrent identical publish on
 // R>1). It gives up with a [*BrokerError] when the budget (or ctx) runs out,
-// and at once on errors a retry cannot fix.
+// and at once on errors a retry cannot fix. A message larger than the
+// server's max payload or the stream's max message size fails with
+// [ErrTooLarge].
+//
+// With [WithBatching], concurrent calls are coalesced into atomic batches;
+// each call still returns only once its own message is acknowledged, with
+// its own seq (see batch.go), and falls back to the retries above when its
+// batch fails.
 func (p *Publisher) Publish(ctx context.Context, m Msg) (Receipt, error) {
 	start := time.Now()
-	r, err := p.publish(ctx, m, start)
+	var (
+		r   Receipt
+		err error
+	)
+	switch {
+	case p.nc.MaxPayload() > 0 && int64(len(m.Data)) > p.nc.MaxPayload():
+		err = fmt.Errorf("publish %s: %d bytes: %w", m.Subject, len(m.Data), ErrTooLarge)
+	case p.Batching():
+		r, err = p.batch.publish(ctx, m, start)
+	default:
+		r, err = p.publishOne(ctx, m, start)
+	}
 	if p.observe != nil {
 		p.observe(time.Since(start), err)
 	}
 	return r, err
 }
 
-func (p *Publisher) publish(ctx context.Context, m Msg, start time.Time) (Receipt, error) {
-	if mp := p.nc.MaxPayload(); mp > 0 && int64(len(m.Data)) > mp {
-		return Receipt{}, fmt.Errorf("publish %s: %d bytes: %w", m.Subject, len(m.Data), ErrTooLarge)
+// msg is m as a NATS message with dtbridge's headers.
+func (p *Publisher) msg(m Msg) *nats.Msg {
+	h := nats.Header{
+		jetstream.MsgIDHeader:          []string{m.ID},
+		jetstream.ExpectedStreamHeader: []string{p.stream},
 	}
+	if m.ContentType != "" {
+		h[HeaderContentType] = []string{m.ContentType}
+	}
+	return &nats.Msg{Subject: m.Subject, Data: m.Data, Header: h}
+}
+
+// attempt is one publish request/reply of msg.
+func (p *Publisher) attempt(ctx context.Context, msg *nats.Msg) (Receipt, error) {
+	ack, err := p.js.PublishMsg(ctx, msg, jetstream.WithRetryAttempts(0))
+	if err != nil {
+		return Receipt{}, err
+	}
+	if ack.Stream != p.stream {
+		return Receipt{}, fmt.Errorf("publish %s: acknowledged by stream %q, want %q", msg.Subject, ack.Stream, p.stream)
+	}
+	return Receipt{Stream: ack.Stream, Seq: ack.Sequence, Duplicate: ack.Duplicate}, nil
+}
+
+// publishOne publishes m on its own, retrying until acknowledged or out of
+// budget (counted from start).
+func (p *Publisher) publishOne(ctx context.Context, m Msg, start time.Time) (Receipt, error) {
 	deadline := start.Add(p.budget)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	msg := &nats.Msg{Subject: m.Subject, Data: m.Data, Header: nats.Header{}}
-	msg.Header.Set(jetstream.MsgIDHeader, m.ID)
-	msg.Header.Set(jetstream.ExpectedStreamHeader, p.stream)
-	if m.ContentType != "" {
-		msg.Header.Set(HeaderContentType, m.ContentType)
-	}
+	msg := p.msg(m)
 	backoff := firstBackoff
 	for attempt := 1; ; attempt++ {
 		remaining := time.Until(deadline)
 		actx, cancel := context.WithTimeout(ctx, min(p.attemptTimeout, remaining))
-		ack, err := p.js.PublishMsg(actx, msg, jetstream.WithRetryAttempts(0))
+		r, err := p.attempt(actx, msg)
 		cancel()
 		if err == nil {
-			if ack.Stream != p.stream {
-				return Receipt{}, fmt.Errorf("publish %s: acknowledged by stream %q, want %q", m.Subject, ack.Stream, p.stream)
-			}
-			return Receipt{Stream: ack.Stream, Seq: ack.Sequence, Duplicate: ack.Duplicate}, nil
+			return r, nil
+		}
+		if errTooLargeForStream(err) {
+			return Receipt{}, fmt.Errorf("publish %s: %d bytes: %w (%v)", m.Subject, len(m.Data), ErrTooLarge, err)
 		}
 		if ctx.Err() != nil {
 			return Receipt{}, &BrokerError{Subject: m.Subject, Attempts: attempt, Err: ctx.Err()}

@@ -20,6 +20,9 @@ type StreamConfig struct {
 	MaxBytes   int64         // -1 = unlimited
 	Replicas   int
 	Duplicates time.Duration // the dedup window
+	// AtomicPublish allows atomic batch publish (AllowAtomicPublish,
+	// nats-server ≥ 2.12), which [WithBatching] needs.
+	AtomicPublish bool
 }
 
 // EnsureStream makes the stream ready for writing. With manage it creates
@@ -47,6 +50,8 @@ func EnsureStream(ctx context.Context, nc *nats.Conn, cfg StreamConfig, manage b
 			Replicas:    cfg.Replicas,
 			Duplicates:  cfg.Duplicates,
 			Discard:     jetstream.DiscardOld,
+
+			AllowAtomicPublish: cfg.AtomicPublish,
 		})
 		if err != nil {
 			return fmt.Errorf("create or update stream %s: %w", cfg.Name, err)
