@@ -8,13 +8,28 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
+
+	"github.com/dtbridge/dtbridge/pkg/doubletick"
 )
 
-// keyFields are the top-level payload fields that DoubleTick's natural
-// idempotency keys are made of (catalog §3.8). [Template] makes their string
-// values unique per request, so an event whose dedup key is a natural key
-// is not deduplicated either.
-var keyFields = []string{"dtMessageId", "messageId", "dtCustomerId", "customerId", "noteId", "callId", "conversationId", "groupId"}
+// keyFields are the top-level payload fields an event's natural
+// idempotency key is made of, read from the event table (one row per
+// DoubleTick event), so [Template] can make their string values unique per
+// request and no event is deduplicated by its natural key. At least one
+// part of every natural key in the table is a string in its fixtures
+// (TestEveryFixtureRequestIsUnique checks the dedup keys themselves).
+func keyFields(event string) []string {
+	spec, err := doubletick.Default().Lookup(event)
+	if err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(spec.Key))
+	for _, k := range spec.Key {
+		out = append(out, strings.TrimSuffix(k, "?"))
+	}
+	return out
+}
 
 // UniqueField is the field [Template] adds to every body, so an event whose
 // dedup key is a hash of the body gets a new key per request.
@@ -37,7 +52,7 @@ func NewTemplate(event, name string, body []byte) (Template, error) {
 	if err := json.Unmarshal(body, &obj); err != nil {
 		return Template{}, fmt.Errorf("fixture %s/%s: %w", event, name, err)
 	}
-	for _, k := range keyFields {
+	for _, k := range keyFields(event) {
 		if s, ok := obj[k].(string); ok {
 			obj[k] = marker + s
 		}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dtbridge/dtbridge/pkg/doubletick"
 )
 
 // TestTemplateUnique: every request's body is valid JSON, differs from every
@@ -128,5 +130,29 @@ func TestRun(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), NewClient(1), Options{BaseURL: srv.URL}); err == nil {
 		t.Error("Run without templates gave no error")
+	}
+}
+
+// TestEveryFixtureRequestIsUnique: for every fixture, requests get distinct
+// dedup keys (the bridge's own key, computed by the event table), so a
+// benchmark never measures deduplication by accident.
+func TestEveryFixtureRequestIsUnique(t *testing.T) {
+	tpls, err := LoadFixtures("../../testdata/fixtures", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := doubletick.Default()
+	for _, tp := range tpls {
+		seen := map[string]bool{}
+		for n := uint64(0); n < 3; n++ {
+			got, err := table.Convert(tp.Event, tp.Append(nil, "r", n), doubletick.Hints{})
+			if err != nil {
+				t.Fatalf("%s/%s: %v", tp.Event, tp.Name, err)
+			}
+			if seen[got.DedupKey] {
+				t.Errorf("%s/%s: request %d repeats dedup key %s", tp.Event, tp.Name, n, got.DedupKey)
+			}
+			seen[got.DedupKey] = true
+		}
 	}
 }
