@@ -251,16 +251,17 @@ func (p Payload) Number(key string) *json.Number {
 	return nil
 }
 
-// Raw returns the value at key re-encoded as JSON, nil when absent or null.
-// It is for sub-objects passed through unchanged (contacts, flow responses).
+// Raw returns the value at key re-encoded as JSON (as json.Marshal would:
+// object keys sorted), nil when absent or null. It is for sub-objects
+// passed through unchanged (contacts, flow responses).
 func (p Payload) Raw(key string) json.RawMessage {
 	v, ok := p[key]
 	if !ok || v == nil {
 		return nil
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("doubletick: re-encode %s: %v", key, err)) // decoded JSON always re-encodes
+	b, ok := appendCanonical(nil, v)
+	if !ok {
+		panic(fmt.Sprintf("doubletick: re-encode %s: unexpected %T", key, v)) // Parse produces only JSON types
 	}
 	return b
 }
