@@ -6,7 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/dtbridge/dtbridge/pkg/envelope"
 )
 
 // Payload is a parsed delivery: the top-level JSON object, with numbers kept
@@ -101,7 +102,7 @@ func appendCanonical(b []byte, v any) ([]byte, bool) {
 		}
 		return append(b, "false"...), true
 	case string:
-		return appendJSONString(b, v), true
+		return envelope.AppendString(b, v, true), true
 	case json.Number:
 		if v == "" {
 			return append(b, '0'), true
@@ -136,7 +137,7 @@ func appendCanonical(b []byte, v any) ([]byte, bool) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, k)
+			b = envelope.AppendString(b, k, true)
 			b = append(b, ':')
 			var ok bool
 			if b, ok = appendCanonical(b, v[k]); !ok {
@@ -146,61 +147,6 @@ func appendCanonical(b []byte, v any) ([]byte, bool) {
 		return append(b, '}'), true
 	}
 	return b, false
-}
-
-// appendJSONString is encoding/json's string encoding with HTML escaping
-// (what json.Marshal does): <, >, & and control characters as \u00XX
-// (\b \f \n \r \t short), U+2028/U+2029 escaped, invalid UTF-8 as U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // upper is strings.ToUpper for the enum-like fields DoubleTick sends.

@@ -268,22 +268,34 @@ func appendAttr(b []byte, name, value string) []byte {
 	return appendString(b, value)
 }
 
-// appendString appends s as a JSON string. It escapes what RFC 8259 requires
-// and replaces invalid UTF-8 with U+FFFD, like encoding/json.
-func appendString(b []byte, s string) []byte {
+// appendString appends s as a JSON string, as encoding/json's Encoder with
+// SetEscapeHTML(false) writes it.
+func appendString(b []byte, s string) []byte { return AppendString(b, s, false) }
+
+// AppendString appends s to b as a JSON string exactly as encoding/json
+// writes it: json.Marshal's bytes with escapeHTML, an Encoder's with
+// SetEscapeHTML(false). Quotes, backslashes and control characters are
+// escaped (\b \f \n \r \t short), U+2028 and U+2029 too, and invalid UTF-8
+// becomes U+FFFD; with escapeHTML also <, > and &. FuzzAppendString holds it
+// to encoding/json byte for byte.
+func AppendString(b []byte, s string, escapeHTML bool) []byte {
+	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && (!escapeHTML || (c != '<' && c != '>' && c != '&')) {
 				i++
 				continue
 			}
 			b = append(b, s[start:i]...)
 			switch c {
-			case '"', '\\':
+			case '\\', '"':
 				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
 			case '\n':
 				b = append(b, '\\', 'n')
 			case '\r':
@@ -291,22 +303,26 @@ func appendString(b []byte, s string) []byte {
 			case '\t':
 				b = append(b, '\\', 't')
 			default:
-				b = append(b, `\u00`...)
-				b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
 			}
 			i++
 			start = i
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
+		switch {
+		case r == utf8.RuneError && size == 1:
 			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)
-			i++
-			start = i
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+		default:
+			i += size
 			continue
 		}
 		i += size
+		start = i
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')

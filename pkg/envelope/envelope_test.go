@@ -338,6 +338,19 @@ func FuzzAppendString(f *testing.F) {
 		if got != want {
 			t.Fatalf("Quote(%q) decodes to %q, encoding/json's encoding to %q", s, got, want)
 		}
+		// Byte for byte: json.Marshal with HTML escaping, an Encoder without.
+		if html := envelope.AppendString(nil, s, true); !bytes.Equal(html, ref) {
+			t.Fatalf("AppendString(%q, html) = %s, json.Marshal = %s", s, html, ref)
+		}
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		if plain := envelope.AppendString(nil, s, false); !bytes.Equal(plain, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))) || q != string(plain) {
+			t.Fatalf("AppendString(%q) = %s, encoding/json without HTML escaping = %s", s, plain, buf.Bytes())
+		}
 	})
 }
 
