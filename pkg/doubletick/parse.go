@@ -5,11 +5,13 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/dtbridge/dtbridge/pkg/internal/jsonscan"
 )
 
 // maxDepth bounds nesting, as encoding/json does (10000), so hostile input
 // cannot exhaust the stack.
-const maxDepth = 10000
+const maxDepth = jsonscan.MaxNesting
 
 // decodeObject parses body, which must hold one JSON object and nothing
 // else but whitespace, into the values encoding/json produces with
@@ -18,43 +20,31 @@ const maxDepth = 10000
 // differential fuzz test (FuzzDecodeObject) holds it to encoding/json's
 // results, including invalid UTF-8 and lone surrogates becoming U+FFFD.
 func decodeObject(body []byte) (Payload, error) {
-	d := decoder{b: body}
-	d.space()
-	if d.i >= len(d.b) || d.b[d.i] != '{' {
+	d := decoder{jsonscan.Scanner{B: body}}
+	d.Space()
+	if d.I >= len(d.B) || d.B[d.I] != '{' {
 		return nil, &MalformedError{Reason: "body is not a JSON object"}
 	}
 	v, ok := d.object(0)
 	if !ok {
 		return nil, &MalformedError{Reason: "body is not a JSON object"}
 	}
-	if d.space(); d.i != len(d.b) {
+	if d.Space(); d.I != len(d.B) {
 		return nil, &MalformedError{Reason: "body has data after the JSON object"}
 	}
 	return v, nil
 }
 
-type decoder struct {
-	b []byte
-	i int
-}
-
-func (d *decoder) space() {
-	for d.i < len(d.b) {
-		switch d.b[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
-	}
-}
+// decoder builds values over jsonscan's lexical primitives (the same ones
+// the envelope's data check uses).
+type decoder struct{ jsonscan.Scanner }
 
 func (d *decoder) value(depth int) (any, bool) {
-	d.space()
-	if d.i >= len(d.b) {
+	d.Space()
+	if d.I >= len(d.B) {
 		return nil, false
 	}
-	switch c := d.b[d.i]; {
+	switch c := d.B[d.I]; {
 	case c == '{':
 		m, ok := d.object(depth)
 		return map[string]any(m), ok
@@ -63,65 +53,61 @@ func (d *decoder) value(depth int) (any, bool) {
 	case c == '"':
 		return d.string()
 	case c == '-' || (c >= '0' && c <= '9'):
-		return d.number()
+		start := d.I
+		if !d.Number() {
+			return nil, false
+		}
+		return json.Number(d.B[start:d.I]), true
 	case c == 't':
-		return true, d.literal("true")
+		return true, d.Literal("true")
 	case c == 'f':
-		return false, d.literal("false")
+		return false, d.Literal("false")
 	case c == 'n':
-		return nil, d.literal("null")
+		return nil, d.Literal("null")
 	}
 	return nil, false
 }
 
-func (d *decoder) literal(s string) bool {
-	if len(d.b)-d.i < len(s) || string(d.b[d.i:d.i+len(s)]) != s {
-		return false
-	}
-	d.i += len(s)
-	return true
-}
-
-// object parses {…} at d.i.
+// object parses {…} at d.I.
 func (d *decoder) object(depth int) (Payload, bool) {
 	if depth++; depth > maxDepth {
 		return nil, false
 	}
-	d.i++ // {
+	d.I++ // {
 	m := make(Payload)
-	d.space()
-	if d.i < len(d.b) && d.b[d.i] == '}' {
-		d.i++
+	d.Space()
+	if d.I < len(d.B) && d.B[d.I] == '}' {
+		d.I++
 		return m, true
 	}
 	for {
-		d.space()
-		if d.i >= len(d.b) || d.b[d.i] != '"' {
+		d.Space()
+		if d.I >= len(d.B) || d.B[d.I] != '"' {
 			return nil, false
 		}
 		k, ok := d.string()
 		if !ok {
 			return nil, false
 		}
-		d.space()
-		if d.i >= len(d.b) || d.b[d.i] != ':' {
+		d.Space()
+		if d.I >= len(d.B) || d.B[d.I] != ':' {
 			return nil, false
 		}
-		d.i++
+		d.I++
 		v, ok := d.value(depth)
 		if !ok {
 			return nil, false
 		}
 		m[k] = v
-		d.space()
-		if d.i >= len(d.b) {
+		d.Space()
+		if d.I >= len(d.B) {
 			return nil, false
 		}
-		switch d.b[d.i] {
+		switch d.B[d.I] {
 		case ',':
-			d.i++
+			d.I++
 		case '}':
-			d.i++
+			d.I++
 			return m, true
 		default:
 			return nil, false
@@ -129,16 +115,16 @@ func (d *decoder) object(depth int) (Payload, bool) {
 	}
 }
 
-// array parses […] at d.i.
+// array parses […] at d.I.
 func (d *decoder) array(depth int) (any, bool) {
 	if depth++; depth > maxDepth {
 		return nil, false
 	}
-	d.i++ // [
+	d.I++ // [
 	a := []any{}
-	d.space()
-	if d.i < len(d.b) && d.b[d.i] == ']' {
-		d.i++
+	d.Space()
+	if d.I < len(d.B) && d.B[d.I] == ']' {
+		d.I++
 		return a, true
 	}
 	for {
@@ -147,15 +133,15 @@ func (d *decoder) array(depth int) (any, bool) {
 			return nil, false
 		}
 		a = append(a, v)
-		d.space()
-		if d.i >= len(d.b) {
+		d.Space()
+		if d.I >= len(d.B) {
 			return nil, false
 		}
-		switch d.b[d.i] {
+		switch d.B[d.I] {
 		case ',':
-			d.i++
+			d.I++
 		case ']':
-			d.i++
+			d.I++
 			return a, true
 		default:
 			return nil, false
@@ -163,65 +149,24 @@ func (d *decoder) array(depth int) (any, bool) {
 	}
 }
 
-// number parses a JSON number at d.i and keeps it as written.
-func (d *decoder) number() (any, bool) {
-	start := d.i
-	if d.b[d.i] == '-' {
-		d.i++
-	}
-	switch {
-	case d.i < len(d.b) && d.b[d.i] == '0':
-		d.i++
-	case d.i < len(d.b) && d.b[d.i] >= '1' && d.b[d.i] <= '9':
-		d.digits()
-	default:
-		return nil, false
-	}
-	if d.i < len(d.b) && d.b[d.i] == '.' {
-		d.i++
-		if !d.digits() {
-			return nil, false
-		}
-	}
-	if d.i < len(d.b) && (d.b[d.i] == 'e' || d.b[d.i] == 'E') {
-		d.i++
-		if d.i < len(d.b) && (d.b[d.i] == '+' || d.b[d.i] == '-') {
-			d.i++
-		}
-		if !d.digits() {
-			return nil, false
-		}
-	}
-	return json.Number(d.b[start:d.i]), true
-}
-
-// digits consumes one or more digits; false if there are none.
-func (d *decoder) digits() bool {
-	start := d.i
-	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
-		d.i++
-	}
-	return d.i > start
-}
-
-// string parses a JSON string at d.i (at its opening quote). The common
+// string parses a JSON string at d.I (at its opening quote). The common
 // case — no escapes, valid UTF-8 — is one scan and one copy.
 func (d *decoder) string() (string, bool) {
-	d.i++ // "
-	start := d.i
-	for d.i < len(d.b) {
-		c := d.b[d.i]
+	d.I++ // "
+	start := d.I
+	for d.I < len(d.B) {
+		c := d.B[d.I]
 		switch {
 		case c == '"':
-			s := string(d.b[start:d.i])
-			d.i++
+			s := string(d.B[start:d.I])
+			d.I++
 			return s, true
 		case c == '\\' || c >= utf8.RuneSelf:
 			return d.slowString(start)
 		case c < 0x20:
 			return "", false
 		}
-		d.i++
+		d.I++
 	}
 	return "", false
 }
@@ -229,23 +174,23 @@ func (d *decoder) string() (string, bool) {
 // slowString finishes a string that has escapes or non-ASCII bytes,
 // replacing invalid UTF-8 and lone surrogates with U+FFFD like encoding/json.
 func (d *decoder) slowString(start int) (string, bool) {
-	out := make([]byte, 0, d.i-start+16)
-	out = append(out, d.b[start:d.i]...)
-	for d.i < len(d.b) {
-		c := d.b[d.i]
+	out := make([]byte, 0, d.I-start+16)
+	out = append(out, d.B[start:d.I]...)
+	for d.I < len(d.B) {
+		c := d.B[d.I]
 		switch {
 		case c == '"':
-			d.i++
+			d.I++
 			return string(out), true
 		case c < 0x20:
 			return "", false
 		case c == '\\':
-			d.i++
-			if d.i >= len(d.b) {
+			d.I++
+			if d.I >= len(d.B) {
 				return "", false
 			}
-			e := d.b[d.i]
-			d.i++
+			e := d.B[d.I]
+			d.I++
 			switch e {
 			case '"', '\\', '/':
 				out = append(out, e)
@@ -267,9 +212,9 @@ func (d *decoder) slowString(start int) (string, bool) {
 				if utf16.IsSurrogate(r) {
 					// A valid pair is \uD8xx\uDCxx; anything else is U+FFFD
 					// and the next escape is read on its own.
-					if d.i+1 < len(d.b) && d.b[d.i] == '\\' && d.b[d.i+1] == 'u' {
-						save := d.i
-						d.i += 2
+					if d.I+1 < len(d.B) && d.B[d.I] == '\\' && d.B[d.I+1] == 'u' {
+						save := d.I
+						d.I += 2
 						r2, ok := d.hex4()
 						if !ok {
 							return "", false
@@ -278,7 +223,7 @@ func (d *decoder) slowString(start int) (string, bool) {
 							out = utf8.AppendRune(out, dec)
 							continue
 						}
-						d.i = save
+						d.I = save
 					}
 					r = utf8.RuneError
 				}
@@ -288,15 +233,15 @@ func (d *decoder) slowString(start int) (string, bool) {
 			}
 		case c < utf8.RuneSelf:
 			out = append(out, c)
-			d.i++
+			d.I++
 		default:
-			r, size := utf8.DecodeRune(d.b[d.i:])
+			r, size := utf8.DecodeRune(d.B[d.I:])
 			if r == utf8.RuneError && size == 1 {
 				out = utf8.AppendRune(out, utf8.RuneError)
 			} else {
-				out = append(out, d.b[d.i:d.i+size]...)
+				out = append(out, d.B[d.I:d.I+size]...)
 			}
-			d.i += size
+			d.I += size
 		}
 	}
 	return "", false
@@ -304,13 +249,13 @@ func (d *decoder) slowString(start int) (string, bool) {
 
 // hex4 reads the four hex digits of a \u escape.
 func (d *decoder) hex4() (rune, bool) {
-	if len(d.b)-d.i < 4 {
+	if len(d.B)-d.I < 4 {
 		return 0, false
 	}
-	n, err := strconv.ParseUint(string(d.b[d.i:d.i+4]), 16, 32)
+	n, err := strconv.ParseUint(string(d.B[d.I:d.I+4]), 16, 32)
 	if err != nil {
 		return 0, false
 	}
-	d.i += 4
+	d.I += 4
 	return rune(n), true
 }

@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/dtbridge/dtbridge/pkg/internal/jsonscan"
 )
 
 // SpecVersion is the CloudEvents version every envelope declares.
@@ -146,7 +148,7 @@ func (e Event) Validate() error {
 		bad("receivedat", "MUST be set")
 	}
 	// Contract §4: data holds the normalized fields and raw: a JSON object.
-	if d := bytes.TrimLeft(e.Data, " \t\r\n"); len(d) == 0 || d[0] != '{' || !validJSON(e.Data) {
+	if d := bytes.TrimLeft(e.Data, " \t\r\n"); len(d) == 0 || d[0] != '{' || !jsonscan.Valid(e.Data) {
 		bad("data", "MUST be a JSON object")
 	}
 	if errs == nil {
@@ -179,7 +181,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 
 // AppendJSON appends the encoded event to b.
 func (e Event) AppendJSON(b []byte) ([]byte, error) {
-	if len(e.Data) > 0 && !validJSON(e.Data) {
+	if len(e.Data) > 0 && !jsonscan.Valid(e.Data) {
 		return nil, fmt.Errorf("encode event %s: data is not valid JSON", e.ID)
 	}
 	return e.appendJSON(b), nil

@@ -1,4 +1,4 @@
-package envelope
+package jsonscan
 
 import (
 	"encoding/json"
@@ -18,12 +18,12 @@ var validSeeds = []string{
 	strings.Repeat(`{"a":`, 10001) + "1" + strings.Repeat("}", 10001),
 }
 
-// TestValidJSONAgreesWithEncodingJSON: validJSON accepts exactly what
+// TestValidAgreesWithEncodingJSON: Valid accepts exactly what
 // encoding/json.Valid accepts, on tricky inputs and on every fixture and
 // golden envelope.
-func TestValidJSONAgreesWithEncodingJSON(t *testing.T) {
+func TestValidAgreesWithEncodingJSON(t *testing.T) {
 	inputs := append([]string(nil), validSeeds...)
-	for _, glob := range []string{"../../testdata/fixtures/*/*.json", "../../testdata/golden/*/*.json"} {
+	for _, glob := range []string{"../../../testdata/fixtures/*/*.json", "../../../testdata/golden/*/*.json"} {
 		paths, _ := filepath.Glob(glob)
 		for _, p := range paths {
 			b, err := os.ReadFile(p)
@@ -34,27 +34,27 @@ func TestValidJSONAgreesWithEncodingJSON(t *testing.T) {
 		}
 	}
 	for _, in := range inputs {
-		if got, want := validJSON([]byte(in)), json.Valid([]byte(in)); got != want {
-			t.Errorf("validJSON(%.60q) = %v, encoding/json says %v", in, got, want)
+		if got, want := Valid([]byte(in)), json.Valid([]byte(in)); got != want {
+			t.Errorf("Valid(%.60q) = %v, encoding/json says %v", in, got, want)
 		}
 	}
 }
 
-func FuzzValidJSON(f *testing.F) {
+func FuzzValid(f *testing.F) {
 	for _, s := range validSeeds {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if got, want := validJSON(b), json.Valid(b); got != want {
-			t.Fatalf("validJSON(%q) = %v, encoding/json says %v", b, got, want)
+		if got, want := Valid(b), json.Valid(b); got != want {
+			t.Fatalf("Valid(%q) = %v, encoding/json says %v", b, got, want)
 		}
 	})
 }
 
-// BenchmarkValidJSON compares validJSON with encoding/json.Valid on every
+// BenchmarkValid compares Valid with encoding/json.Valid on every
 // golden envelope, side by side.
-func BenchmarkValidJSON(b *testing.B) {
-	paths, _ := filepath.Glob("../../testdata/golden/*/*.json")
+func BenchmarkValid(b *testing.B) {
+	paths, _ := filepath.Glob("../../../testdata/golden/*/*.json")
 	var docs [][]byte
 	size := 0
 	for _, p := range paths {
@@ -68,7 +68,7 @@ func BenchmarkValidJSON(b *testing.B) {
 	for _, impl := range []struct {
 		name  string
 		valid func([]byte) bool
-	}{{"validJSON", validJSON}, {"encoding-json", json.Valid}} {
+	}{{"Valid", Valid}, {"encoding-json", json.Valid}} {
 		b.Run(impl.name, func(b *testing.B) {
 			b.SetBytes(int64(size))
 			for b.Loop() {
