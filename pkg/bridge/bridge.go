@@ -287,8 +287,12 @@ func (b *Bridge) announce() {
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nPaste one URL per event into DoubleTick (Settings → Webhooks → New Webhook):\n\n")
+	width := 0
+	for _, s := range b.table.Specs() {
+		width = max(width, len(s.Name))
+	}
 	for i, u := range b.webhookURLs(base, token) {
-		fmt.Fprintf(&sb, "  %-28s %s\n", b.table.Specs()[i].Name, u)
+		fmt.Fprintf(&sb, "  %-*s %s\n", width, b.table.Specs()[i].Name, u)
 	}
 	fmt.Fprintf(&sb, "\nEvents arrive on NATS %s as %s.<channel>.<type>, e.g. nats sub '%s.*.conversation.closed'\n\n",
 		b.natsURL(), b.cfg.Subject.Prefix, b.cfg.Subject.Prefix)
