@@ -80,24 +80,28 @@ func (s *EventSpec) normalize(p Payload, body []byte, h Hints) (Normalized, erro
 // buildData writes {"channel":…, <fields of normalized>, "raw":<body>}; body
 // is copied verbatim, so data.raw is byte-for-byte the delivery.
 func buildData(ch Channel, normalized any, body []byte) ([]byte, error) {
-	var fields bytes.Buffer
-	enc := json.NewEncoder(&fields)
+	// One buffer: the prefix, then the encoder's {…} turned into ",…", then
+	// raw. The normalized fields are about as long as the body.
+	out := make([]byte, 0, 2*len(body)+256)
+	out = append(out, `{"channel":"`...)
+	out = append(out, ch...)
+	out = append(out, '"')
+	prefix := len(out)
+	buf := bytes.NewBuffer(out)
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(normalized); err != nil {
 		return nil, err
 	}
-	f := bytes.TrimSpace(fields.Bytes())
-	if len(f) < 2 || f[0] != '{' {
+	out = bytes.TrimRight(buf.Bytes(), "\n")
+	if f := out[prefix:]; len(f) < 2 || f[0] != '{' || f[len(f)-1] != '}' {
 		return nil, fmt.Errorf("normalized fields are not an object")
 	}
-	inner := f[1 : len(f)-1]
-	out := make([]byte, 0, len(body)+len(inner)+48)
-	out = append(out, `{"channel":"`...)
-	out = append(out, ch...)
-	out = append(out, '"')
-	if len(inner) > 0 {
-		out = append(out, ',')
-		out = append(out, inner...)
+	if len(out)-prefix == 2 { // {}: no fields
+		out = out[:prefix]
+	} else {
+		out[prefix] = ','
+		out = out[:len(out)-1]
 	}
 	out = append(out, `,"raw":`...)
 	out = append(out, body...)
