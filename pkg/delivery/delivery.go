@@ -11,6 +11,7 @@ import (
 
 	"github.com/dtbridge/dtbridge/pkg/doubletick"
 	"github.com/dtbridge/dtbridge/pkg/envelope"
+	"github.com/dtbridge/dtbridge/pkg/internal/jsonscan"
 	"github.com/dtbridge/dtbridge/pkg/subject"
 )
 
@@ -171,7 +172,7 @@ func (c *Converter) Quarantine(r Rejected) (Message, error) {
 		ContentType: r.ContentType, Size: len(r.Raw),
 		BodyBase64: base64.StdEncoding.EncodeToString(r.Raw),
 	}
-	if utf8.Valid(r.Raw) && json.Valid(r.Raw) {
+	if utf8.Valid(r.Raw) && jsonscan.Valid(r.Raw) {
 		qd.Body = r.Raw
 	}
 	data, err := json.Marshal(qd)

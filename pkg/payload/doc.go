@@ -19,7 +19,8 @@
 //   - Anything else (DoubleTick's Content-Type is undocumented) is accepted if
 //     the body is valid JSON, whatever the Content-Type says. It must be valid
 //     UTF-8 (RFC 8259 §8.1) with an object at the top level; it is validated
-//     with json.Valid, never unmarshalled.
+//     with jsonscan.Valid (encoding/json.Valid's grammar in one pass), never
+//     unmarshalled.
 //     A Content-Type that mime.ParseMediaType cannot parse is treated as
 //     absent ([Body.MediaType] is ""), except that a non-JSON body under it is
 //     malformed ("invalid Content-Type"); bad parameters alone are ignored.

@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/dtbridge/dtbridge/pkg/internal/jsonscan"
 )
 
 // Defaults used when a [Limits] field is zero or negative.
@@ -175,7 +177,7 @@ func readBounded(body io.Reader, contentLength, max int64) ([]byte, error) {
 
 // rawJSON accepts raw as it is if it is a JSON object in valid UTF-8.
 func rawJSON(raw []byte, mediaType string, badType bool) ([]byte, error) {
-	if !json.Valid(raw) {
+	if !jsonscan.Valid(raw) {
 		switch {
 		case badType:
 			return nil, malformed("invalid Content-Type")
